@@ -1,0 +1,201 @@
+"""Assertion helpers and the state tables every failure report shows.
+
+A failing helper raises `AssertionError` whose message starts with the verdict
+and continues with the state of the execution(s): each callback endpoint with
+its method, slot state, waiters and stored payloads, every request it answered
+with status and virtual time, and each thread still running with what it waits
+for. The same tables appear in `DeadlockError`, `WorkflowFailed` and the
+teardown report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .callbacks import Callback, SlotState
+from .clock import NS
+
+if TYPE_CHECKING:
+    from .errors import WorkflowError
+    from .runtime import Execution, WorkflowRuntime
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for index, cell in enumerate(row):
+            widths[index] = max(widths[index], len(cell))
+    line = "  ".join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip()
+    out = [line, "  ".join("-" * w for w in widths)]
+    out.extend("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip() for row in rows)
+    return out
+
+
+def _vt(runtime: WorkflowRuntime, ns: int) -> str:
+    return f"t+{(ns - runtime.clock.start_ns) / NS:g}s"
+
+
+def render_execution_state(execution: Execution) -> str:
+    """Callbacks, requests and waiting threads of one execution."""
+    runtime = execution._runtime
+    lines = [f"execution {execution.id} ({execution.workflow.name}): {execution.state.value}, "
+             f"{execution.steps_executed} steps"]
+    if execution.error is not None:
+        lines.append(f"  error: {execution.error!r}")
+    endpoints = list(execution._endpoints.values())
+    if endpoints:
+        rows = []
+        for ep in endpoints:
+            answered = ", ".join(f"{r.status} {r.outcome} @{_vt(runtime, r.ns)}" for r in ep.responses) or "-"
+            rows.append([ep.id[:13] + "…", ep.method, ep.slot_state().value, str(len(ep.waiters)),
+                         str(len(ep.stored)), str(ep.delivered), answered])
+        lines.extend("  " + row for row in _table(
+            ["callback", "method", "slot", "waiters", "stored", "delivered", "requests answered (status @virtual time)"],
+            rows))
+    else:
+        lines.append("  no callback endpoints")
+    from .interpreter.threads import ThreadState
+
+    threads = [t for t in runtime._kernel.threads if t.execution is execution and t.state is not ThreadState.DONE]
+    if threads:
+        rows = [[t.describe(), t.routine, t.step_name() or "-", t.state.value, t.waiting or "-"] for t in threads]
+        lines.extend("  " + row for row in _table(["thread", "routine", "step", "state", "waiting for"], rows))
+    return "\n".join(lines)
+
+
+def render_runtime_state(runtime: WorkflowRuntime) -> str:
+    """Every execution of a runtime, the clock, the seed and pending timers."""
+    clock = runtime.clock
+    lines = [f"virtual now: {clock.now().isoformat()} (t+{clock.elapsed:g}s); seed={runtime.settings.seed} "
+             f"(rerun with --wf-seed={runtime.settings.seed}); schedule={runtime.settings.schedule}"]
+    for execution in runtime.executions:
+        lines.append(render_execution_state(execution))
+    pending = [t for t in clock.pending()][:10]
+    if pending:
+        lines.append("pending timers: " + "; ".join(
+            f"{t.label or 'timer'} @{_vt(runtime, t.deadline)}" for t in pending))
+    return "\n".join(lines)
+
+
+def describe_error_location(execution: Execution, error: WorkflowError) -> str:
+    """``step "s", routine "main", file.yaml:12:5, branch b, at t+3s`` for an error that ended an execution."""
+    step = getattr(error, "step", None)
+    if step is None:
+        return ""
+    runtime = execution._runtime
+    loc = step.loc
+    where = f"step {step.name!r}, routine {getattr(error, 'routine', step.routine)!r}, {loc.file}:{loc.line}:{loc.column}"
+    branch = getattr(error, "branch", None)
+    if branch:
+        where += f", branch {branch}"
+    ns = getattr(error, "ns", None)
+    if isinstance(ns, int):
+        where += f", at {_vt(runtime, ns)}"
+    return where
+
+
+def render_failure(execution: Execution) -> str:
+    """The message of `WorkflowFailed`."""
+    lines = [f"execution {execution.id} of {execution.workflow.name} FAILED: {execution.error!r}"]
+    if execution._failure_where:
+        lines.append(f"  in {execution._failure_where}")
+    lines.append("")
+    lines.append(execution._runtime.render_state())
+    return "\n".join(lines)
+
+
+def _state_name(value: Any) -> str:
+    return str(getattr(value, "value", value)).upper()
+
+
+def assert_slot_state(
+    callback: Callback,
+    expected: SlotState | str,
+    *,
+    waiters: int | None = None,
+    available_payloads: int | None = None,
+) -> None:
+    """Assert a callback's slot state (and optionally its waiters and stored payloads)."""
+    problems: list[str] = []
+    actual = callback.slot_state
+    want = _state_name(expected)
+    if want not in SlotState.__members__:
+        raise ValueError(f"unknown slot state {expected!r}; use one of {', '.join(SlotState.__members__)}")
+    if actual.value != want:
+        problems.append(f"slot state is {actual.value}, expected {want}")
+    if waiters is not None and callback.waiters != waiters:
+        problems.append(f"waiters is {callback.waiters}, expected {waiters}")
+    if available_payloads is not None and callback.available_payloads != available_payloads:
+        problems.append(f"available payloads is {callback.available_payloads}, expected {available_payloads}")
+    if problems:
+        raise AssertionError(f"callback {callback.id}: " + "; ".join(problems) + "\n"
+                             + render_execution_state(callback.execution))
+
+
+def _status_of(response: Any) -> int:
+    if isinstance(response, int) and not isinstance(response, bool):
+        return response
+    for attribute in ("status_code", "status"):
+        value = getattr(response, attribute, None)
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str) and value[:3].isdigit():
+            return int(value[:3])
+    raise TypeError(f"cannot read a status code from {response!r}: pass an httpx, requests or werkzeug response or an int")
+
+
+def assert_callback_response(response: Any, expected_status: int, *, callback: Callback | None = None) -> None:
+    """Assert a callback request's status (200 accepted, 429 slot filled, 404 gone...)."""
+    status = _status_of(response)
+    if status == expected_status:
+        return
+    meaning = {200: "accepted (delivered or stored)", 429: "rejected: slot already filled",
+               404: "not found: execution gone, unknown id or wrong method", 401: "unauthenticated",
+               403: "permission denied", 413: "body too large"}
+    body = ""
+    text = getattr(response, "text", None)
+    if isinstance(text, str) and text:
+        body = f"\nresponse body: {text}"
+    message = (f"callback answered {status} ({meaning.get(status, 'unexpected')}), expected {expected_status} "
+               f"({meaning.get(expected_status, '?')}){body}")
+    request = getattr(response, "request", None)
+    url = str(getattr(request, "url", "")) if request is not None else ""
+    execution = callback.execution if callback is not None else None
+    if execution is None and url:
+        execution = _execution_for_url(url)
+    if execution is not None:
+        message += "\n" + render_execution_state(execution)
+    raise AssertionError(message)
+
+
+def _execution_for_url(url: str) -> Execution | None:
+    from .plugin import live_runtimes
+
+    for runtime in live_runtimes():
+        endpoint = runtime._endpoint_for_url(url.split("?", 1)[0])
+        if endpoint is not None:
+            return endpoint.execution
+    return None
+
+
+def assert_branch_order(execution: Execution, step: str, expected: Sequence[Any]) -> None:
+    """Assert the order in which parallel branches reached ``step`` (names, or loop values)."""
+    actual = execution.branch_order(step)
+    want = [item if isinstance(item, str) else _label(item) for item in expected]
+    if actual == want:
+        return
+    runtime = execution._runtime
+    arrivals = [f"  {item.branch} @{_vt(runtime, item.ns)}" for item in execution.history
+                if item.step == step and item.branch is not None]
+    raise AssertionError(
+        f"branches reached step {step!r} in the order {actual}, expected {want}\n"
+        + ("arrivals:\n" + "\n".join(arrivals) + "\n" if arrivals else f"no branch reached step {step!r}\n")
+        + render_execution_state(execution)
+    )
+
+
+def _label(item: Any) -> str:
+    from .values import json_encode
+
+    return json_encode(item)

@@ -1,0 +1,1141 @@
+"""The frozen step tree and deploy-time validation.
+
+`build_definition` turns loaded source data into `Definition`: routines made of
+`Block`s of `Step`s, every expression compiled once, every jump resolved, and
+everything the service rejects at deploy time rejected here with a
+`WorkflowSyntaxError` naming file, line, column and step path.
+
+Checks made here (LANGUAGE.md §1, §2, §7; DECISIONS.md #23, #32): allowed and
+required keys per step, unique step names per routine, jump targets and jump
+legality, ``break``/``continue`` only inside ``for``, known call targets,
+blocking calls never inside expressions, subworkflow arguments, parallel
+``shared`` writes, reads of names no path assigns, and the static limits.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Location, WorkflowSyntaxError
+from .expr import CompileContext, CompileError, Compiled, ExprSyntaxError, compile_expression
+from .settings import Limits
+from .source import MarkedDict, MarkedList, Source, key_mark_of, mark_of, start_of
+from .stdlib.registry import Function, Registry
+from .values import copy_value
+
+_EXPR_RE = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
+STEP_KEYS = frozenset(
+    {"assign", "call", "args", "result", "next", "switch", "for", "parallel", "raise", "try", "retry", "except",
+     "return", "steps"}
+)
+ACTION_KEYS = ("assign", "call", "switch", "for", "parallel", "raise", "try", "return", "steps")
+RESERVED_TARGETS = ("end", "break", "continue")
+CALLBACK_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")
+
+
+# --------------------------------------------------------------------------- control signals
+
+
+@dataclass(frozen=True, slots=True)
+class Jump:
+    """Go to a named step of an enclosing block."""
+
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Signal:
+    name: str
+
+
+END = _Signal("end")
+BREAK = _Signal("break")
+CONTINUE = _Signal("continue")
+
+
+@dataclass(slots=True)
+class Return:
+    """``return`` with a value (leaves the routine)."""
+
+    value: Any
+
+
+Control = Jump | _Signal | Return | None
+
+
+# --------------------------------------------------------------------------- templates
+
+
+@dataclass(frozen=True)
+class Template:
+    """A definition value that may contain ``${...}``: evaluated with ``fn(frame)``."""
+
+    fn: Callable[[Any], Any]
+    fresh: bool
+    reads: frozenset[str]
+    calls: frozenset[str]
+    constant: bool = False
+    value: Any = None
+
+    def evaluate(self, frame: Any) -> Any:
+        """The value, copied when it may be shared with a variable."""
+        value = self.fn(frame)
+        if not self.fresh:
+            return copy_value(value)
+        return value
+
+
+# --------------------------------------------------------------------------- steps
+
+
+@dataclass(frozen=True, eq=False)
+class Step:
+    """A step: its name, path (``main/loop/add``), location and ``next``."""
+
+    name: str
+    path: str
+    routine: str
+    loc: Location
+    next: Control
+
+
+@dataclass(frozen=True, eq=False)
+class AssignTarget:
+    """Left-hand side of an assignment: a variable and a path of keys / indexes."""
+
+    root: str
+    path: tuple[tuple[str, Callable[[Any], Any]], ...]
+    text: str
+
+
+@dataclass(frozen=True, eq=False)
+class AssignStep(Step):
+    """``assign``: a list of targets and values."""
+
+    items: tuple[tuple[AssignTarget, Template], ...]
+
+
+@dataclass(frozen=True, eq=False)
+class CallStep(Step):
+    """``call``: a standard-library function, a subworkflow or a connector."""
+
+    target: str
+    function: Function | None
+    subworkflow: str | None
+    args: Template | None
+    positional: bool
+    result: str | None
+
+
+@dataclass(frozen=True, eq=False)
+class SwitchArm:
+    """One ``condition`` entry: its body (an inline step, or None) and its ``next``."""
+
+    condition: Template
+    body: Step | None
+    next: Control
+    loc: Location
+
+
+@dataclass(frozen=True, eq=False)
+class SwitchStep(Step):
+    """``switch``: the first arm whose condition is true runs."""
+
+    arms: tuple[SwitchArm, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class LoopSpec:
+    """``for``: loop variable, index, list or range, body."""
+
+    value: str
+    index: str | None
+    items: Template | None
+    range: Template | None
+    body: Block
+
+
+@dataclass(frozen=True, eq=False)
+class ForStep(Step):
+    """A sequential ``for`` loop."""
+
+    loop: LoopSpec
+
+
+@dataclass(frozen=True, eq=False)
+class ParallelStep(Step):
+    """``parallel``: branches or a parallel ``for``."""
+
+    branches: tuple[tuple[str, Block], ...]
+    loop: LoopSpec | None
+    shared: tuple[str, ...]
+    concurrency_limit: Template | None
+    continue_all: bool
+
+
+@dataclass(frozen=True, eq=False)
+class RetrySpec:
+    """``retry``: a policy expression, or predicate + max_retries + backoff."""
+
+    policy: Template | None
+    predicate: Template | None
+    max_retries: Template | None
+    initial_delay: Template | None
+    max_delay: Template | None
+    multiplier: Template | None
+
+
+@dataclass(frozen=True, eq=False)
+class TryStep(Step):
+    """``try`` with optional ``retry`` and ``except``."""
+
+    body: Block
+    retry: RetrySpec | None
+    except_as: str | None
+    except_body: Block | None
+
+
+@dataclass(frozen=True, eq=False)
+class RaiseStep(Step):
+    """``raise``: the value is the error."""
+
+    value: Template
+
+
+@dataclass(frozen=True, eq=False)
+class ReturnStep(Step):
+    """``return``: leave the routine with a value."""
+
+    value: Template
+
+
+@dataclass(frozen=True, eq=False)
+class StepsStep(Step):
+    """A nested ``steps`` block (no new scope)."""
+
+    body: Block
+
+
+@dataclass(frozen=True, eq=False)
+class JumpStep(Step):
+    """A step with only ``next``."""
+
+
+@dataclass(eq=False)
+class Block:
+    """A list of steps; ``index`` maps step names to positions for jumps."""
+
+    steps: tuple[Step, ...] = ()
+    index: dict[str, int] = field(default_factory=dict)
+    kind: str = "nested"
+
+
+@dataclass(frozen=True, eq=False)
+class Param:
+    """A routine parameter; ``default`` is None for required parameters."""
+
+    name: str
+    default: Template | None
+
+
+@dataclass(frozen=True, eq=False)
+class Routine:
+    """``main`` or a subworkflow."""
+
+    name: str
+    params: tuple[Param, ...]
+    body: Block
+    loc: Location
+    #: True when the routine (or anything it calls) blocks: may not run inside an expression.
+    blocking: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class Definition:
+    """A validated workflow: its routines and where it came from."""
+
+    routines: dict[str, Routine]
+    source: Source
+
+    @property
+    def main(self) -> Routine:
+        """The entry routine."""
+        return self.routines["main"]
+
+    def steps(self) -> Iterator[Step]:
+        """Every step of every routine, depth first."""
+        for routine in self.routines.values():
+            yield from _walk_block(routine.body)
+
+
+def _walk_block(block: Block) -> Iterator[Step]:
+    for step in block.steps:
+        yield step
+        yield from _children(step)
+
+
+def _children(step: Step) -> Iterator[Step]:
+    if isinstance(step, StepsStep):
+        yield from _walk_block(step.body)
+    elif isinstance(step, ForStep):
+        yield from _walk_block(step.loop.body)
+    elif isinstance(step, ParallelStep):
+        for _, block in step.branches:
+            yield from _walk_block(block)
+        if step.loop:
+            yield from _walk_block(step.loop.body)
+    elif isinstance(step, TryStep):
+        yield from _walk_block(step.body)
+        if step.except_body:
+            yield from _walk_block(step.except_body)
+    elif isinstance(step, SwitchStep):
+        for arm in step.arms:
+            if arm.body is not None:
+                yield arm.body
+                yield from _children(arm.body)
+
+
+# --------------------------------------------------------------------------- builder
+
+
+@dataclass
+class _BlockInfo:
+    """Compile-time facts about a block, for jump and scope checks."""
+
+    block: Block
+    parent: _BlockInfo | None
+    kind: str  # routine, nested, for, branch, try, except, switch
+    names: set[str] = field(default_factory=set)
+    pending_jumps: list[tuple[str, Location, str]] = field(default_factory=list)
+
+
+@dataclass
+class _ScopeInfo:
+    """Compile-time view of a variable scope: names assigned in it, and whether it is a branch."""
+
+    parent: _ScopeInfo | None
+    names: set[str] = field(default_factory=set)
+    shared: frozenset[str] | None = None  # set for parallel branches
+    reads: list[tuple[str, Location]] = field(default_factory=list)
+
+    def visible(self, name: str) -> bool:
+        scope: _ScopeInfo | None = self
+        while scope is not None:
+            if name in scope.names:
+                return True
+            scope = scope.parent
+        return False
+
+
+class _Builder:
+    def __init__(self, source: Source, registry: Registry, limits: Limits) -> None:
+        self.source = source
+        self.registry = registry
+        self.limits = limits
+        self.routine = ""
+        self.step_names: dict[str, Location] = {}
+        self.ctx = CompileContext(registry, {})
+        self.routine_calls: dict[str, set[str]] = {}
+        self.routine_blocks: dict[str, bool] = {}
+        self.expr_calls: list[tuple[str, Location]] = []
+        self.parallel_depth = 0
+        self.deferred_scopes: list[_ScopeInfo] = []
+
+    # ---------------------------------------------------------------- errors
+    def loc(self, container: Any, key: Any = None, step: str = "", *, of_key: bool = False) -> Location:
+        if key is None:
+            line, column = start_of(container)
+        elif of_key:
+            line, column = key_mark_of(container, key)
+        else:
+            line, column = mark_of(container, key)
+        return Location(self.source.file, line, column, step)
+
+    def fail(self, message: str, location: Location, snippet: str = "") -> WorkflowSyntaxError:
+        return WorkflowSyntaxError(message, location, snippet=snippet)
+
+    # ---------------------------------------------------------------- top level
+    def build(self) -> Definition:
+        data = self.source.data
+        if isinstance(data, list):
+            raw_routines: dict[str, Any] = {"main": {"steps": data}}
+            marks_owner: Any = None
+        elif isinstance(data, dict):
+            if not data:
+                raise self.fail("the workflow is empty: it needs a `main` routine or a list of steps", self.loc(data))
+            if "main" not in data:
+                names = ", ".join(sorted(data))
+                raise self.fail(
+                    f"no `main` routine: a workflow with subworkflows needs `main` (found routines: {names}); "
+                    "a workflow without subworkflows can be a bare list of steps",
+                    self.loc(data),
+                )
+            raw_routines = dict(data)
+            marks_owner = data
+        else:
+            raise self.fail(
+                "a workflow is a list of steps or a map of routines (`main` plus subworkflows), "
+                f"not a {type(data).__name__}",
+                Location(self.source.file, 1, 1),
+            )
+        # Parameters first, so calls in any routine can be checked against them.
+        for name, body in raw_routines.items():
+            where = self.loc(marks_owner, name, of_key=True) if marks_owner is not None else Location(self.source.file, 1, 1)
+            if not isinstance(body, dict):
+                raise self.fail(f"routine {name!r} must be a map with `steps` (and optional `params`)", where)
+            self.ctx.subworkflows[name] = tuple(self.param_names(name, body, where)) if name != "main" else ()
+        del self.ctx.subworkflows["main"]
+        routines: dict[str, Routine] = {}
+        for name, body in raw_routines.items():
+            where = self.loc(marks_owner, name, of_key=True) if marks_owner is not None else Location(self.source.file, 1, 1)
+            routines[name] = self.build_routine(name, body, where, bare=marks_owner is None)
+        self.check_subworkflow_calls(routines)
+        return Definition(routines, self.source)
+
+    def param_names(self, name: str, body: Any, where: Location) -> list[str]:
+        params = body.get("params", [])
+        if not isinstance(params, list):
+            raise self.fail(f"`params` of routine {name!r} must be a list", self.loc(body, "params"))
+        out: list[str] = []
+        for index, item in enumerate(params):
+            if isinstance(item, str):
+                out.append(item)
+            elif isinstance(item, dict) and len(item) == 1:
+                out.append(next(iter(item)))
+            else:
+                raise self.fail(
+                    f"parameter {index + 1} of routine {name!r} must be a name or `name: default`",
+                    self.loc(params, index),
+                )
+        return out
+
+    def build_routine(self, name: str, body: Any, where: Location, *, bare: bool) -> Routine:
+        self.routine = name
+        self.step_names = {}
+        self.routine_calls[name] = set()
+        self.routine_blocks[name] = False
+        unknown = set(body) - {"params", "steps"}
+        if unknown:
+            key = sorted(unknown)[0]
+            raise self.fail(
+                f"unknown key {key!r} in routine {name!r}: a routine has only `params` and `steps`",
+                self.loc(body, key, of_key=True),
+            )
+        if "steps" not in body:
+            raise self.fail(f"routine {name!r} has no `steps`", where)
+        raw_params = body.get("params", [])
+        max_params = 1 if name == "main" else self.limits.subworkflow_params
+        if isinstance(raw_params, list) and len(raw_params) > max_params:
+            what = "`main` takes at most 1 parameter (the execution argument)" if name == "main" else (
+                f"a subworkflow takes at most {max_params} parameters")
+            raise self.fail(f"routine {name!r} declares {len(raw_params)} parameters: {what}", self.loc(body, "params"))
+        scope = _ScopeInfo(None)
+        params: list[Param] = []
+        for index, item in enumerate(raw_params or []):
+            if isinstance(item, str):
+                params.append(Param(item, None))
+                scope.names.add(item)
+            else:
+                (pname, default), = item.items()
+                if name == "main":
+                    raise self.fail("`main`'s parameter cannot have a default", self.loc(raw_params, index))
+                params.append(Param(pname, self.template(default, raw_params[index], pname, f"{name}/params")))
+                scope.names.add(pname)
+        info = _BlockInfo(Block(kind="routine"), None, "routine")
+        block = self.build_block(body["steps"], body, "steps", info, scope, f"{name}")
+        self.check_reads(scope)
+        for child_scope in self.deferred_scopes:
+            self.check_reads(child_scope)
+        self.deferred_scopes.clear()
+        return Routine(name, tuple(params), block, where)
+
+    # ---------------------------------------------------------------- blocks
+    def build_block(
+        self, raw: Any, owner: Any, key: Any, info: _BlockInfo, scope: _ScopeInfo, path: str
+    ) -> Block:
+        where = self.loc(owner, key, path)
+        if not isinstance(raw, list):
+            raise self.fail("`steps` must be a list of steps (`- name: {...}`)", where)
+        if not raw:
+            raise self.fail("`steps` must contain at least one step", where)
+        block = info.block
+        steps: list[Step] = []
+        for position, item in enumerate(raw):
+            item_loc = self.loc(raw, position, path)
+            if not isinstance(item, dict) or len(item) != 1:
+                raise self.fail(
+                    "each step is a map with exactly one key, the step name: `- my_step: {assign: ...}`", item_loc
+                )
+            (step_name, step_body), = item.items()
+            step_loc = self.loc(item, step_name, f"{path}/{step_name}", of_key=True)
+            if step_name in RESERVED_TARGETS:
+                raise self.fail(f"{step_name!r} is reserved for `next` and cannot name a step", step_loc)
+            if step_name in self.step_names:
+                first = self.step_names[step_name]
+                raise self.fail(
+                    f"duplicate step name {step_name!r} in routine {self.routine!r} "
+                    f"(first used at line {first.line}); step names must be unique within a routine",
+                    step_loc,
+                )
+            self.step_names[step_name] = step_loc
+            info.names.add(step_name)
+            block.index[step_name] = position
+            steps.append(self.build_step(step_name, step_body, item, info, scope, f"{path}/{step_name}", step_loc))
+        block.steps = tuple(steps)
+        self.resolve_jumps(info)
+        return block
+
+    def resolve_jumps(self, info: _BlockInfo) -> None:
+        for target, where, origin in info.pending_jumps:
+            current: _BlockInfo | None = info
+            while current is not None:
+                if target in current.names:
+                    break
+                if current.kind in ("for", "branch", "routine"):
+                    current = None
+                    break
+                current = current.parent
+            if current is None:
+                if target in self.step_names:
+                    raise self.fail(
+                        f"step {origin!r} cannot jump to {target!r}: jumps may go to a step of the same list or of "
+                        "an enclosing list, never into a nested block, out of a for loop or parallel branch "
+                        "(use next: break / continue, return or raise)",
+                        where,
+                    )
+                raise self.fail(
+                    f"step {origin!r} jumps to {target!r}, but routine {self.routine!r} has no step of that name",
+                    where,
+                )
+        info.pending_jumps.clear()
+
+    def next_control(
+        self, value: Any, owner: Any, info: _BlockInfo, origin: str, path: str, *, in_loop: bool
+    ) -> Control:
+        where = self.loc(owner, "next", path)
+        if not isinstance(value, str) or not value:
+            raise self.fail("`next` must be a step name, `end`, `break` or `continue`", where)
+        if _EXPR_RE.match(value):
+            raise self.fail("`next` takes a step name, not an expression: use a switch to choose a jump", where)
+        if value == "end":
+            return END
+        if value in ("break", "continue"):
+            if not in_loop:
+                raise self.fail(f"`next: {value}` is only allowed inside a for loop", where)
+            return BREAK if value == "break" else CONTINUE
+        # Resolved when the whole enclosing block is known (targets may come later).
+        target_info = info
+        target_info.pending_jumps.append((value, where, origin))
+        return Jump(value)
+
+    # ---------------------------------------------------------------- steps
+    def build_step(
+        self, name: str, body: Any, owner: Any, info: _BlockInfo, scope: _ScopeInfo, path: str, where: Location,
+        *, in_loop: bool | None = None,
+    ) -> Step:
+        loop = self.in_loop(info) if in_loop is None else in_loop
+        if not isinstance(body, dict):
+            raise self.fail(f"step {name!r} must be a map of step keys (assign, call, switch, ...)", where)
+        for key in body:
+            if key not in STEP_KEYS:
+                hint = _suggest(key, STEP_KEYS)
+                raise self.fail(
+                    f"unknown key {key!r} in step {name!r}{hint}; allowed keys: {', '.join(sorted(STEP_KEYS))}",
+                    self.loc(body, key, path, of_key=True),
+                )
+        actions = [key for key in ACTION_KEYS if key in body]
+        if len(actions) > 1:
+            raise self.fail(
+                f"step {name!r} has both {actions[0]!r} and {actions[1]!r}: a step does one thing; split it in two steps",
+                self.loc(body, actions[1], path, of_key=True),
+            )
+        for dependent, needs in (("args", "call"), ("result", "call"), ("retry", "try"), ("except", "try")):
+            if dependent in body and needs not in body:
+                raise self.fail(
+                    f"`{dependent}` needs `{needs}` in the same step", self.loc(body, dependent, path, of_key=True)
+                )
+        nxt: Control = None
+        if "next" in body:
+            if actions and actions[0] in ("return", "raise"):
+                raise self.fail(
+                    f"`next` beside `{actions[0]}` is never used: {actions[0]} leaves the routine",
+                    self.loc(body, "next", path, of_key=True),
+                )
+            nxt = self.next_control(body["next"], body, info, name, path, in_loop=loop)
+        if not actions:
+            if "next" not in body:
+                raise self.fail(f"step {name!r} does nothing: give it assign, call, switch, ... or next", where)
+            return JumpStep(name, path, self.routine, where, nxt)
+        action = actions[0]
+        common = (name, path, self.routine, where, nxt)
+        if action == "assign":
+            return AssignStep(*common, self.assign_items(body, scope, path))
+        if action == "call":
+            return self.call_step(common, body, scope, path)
+        if action == "return":
+            return ReturnStep(*common, self.template(body["return"], body, "return", path, scope))
+        if action == "raise":
+            return RaiseStep(*common, self.template(body["raise"], body, "raise", path, scope))
+        if action == "steps":
+            child = _BlockInfo(Block(kind="nested"), info, "nested")
+            return StepsStep(*common, self.build_block(body["steps"], body, "steps", child, scope, path))
+        if action == "switch":
+            return self.switch_step(common, body, info, scope, path, loop)
+        if action == "for":
+            return ForStep(*common, self.loop_spec(body["for"], body, "for", info, scope, path, parallel=None))
+        if action == "parallel":
+            return self.parallel_step(common, body, info, scope, path)
+        return self.try_step(common, body, info, scope, path, loop)
+
+    def in_loop(self, info: _BlockInfo) -> bool:
+        current: _BlockInfo | None = info
+        while current is not None:
+            if current.kind == "for":
+                return True
+            if current.kind in ("branch", "routine"):
+                return False
+            current = current.parent
+        return False
+
+    def assign_items(self, body: Any, scope: _ScopeInfo, path: str) -> tuple[tuple[AssignTarget, Template], ...]:
+        raw = body["assign"]
+        where = self.loc(body, "assign", path)
+        if not isinstance(raw, list) or not raw:
+            raise self.fail("`assign` must be a non-empty list of `- name: value` items", where)
+        if len(raw) > self.limits.assign_items:
+            raise self.fail(
+                f"`assign` has {len(raw)} items; at most {self.limits.assign_items} are allowed: split it in several steps",
+                where,
+            )
+        items: list[tuple[AssignTarget, Template]] = []
+        for index, item in enumerate(raw):
+            item_loc = self.loc(raw, index, path)
+            if not isinstance(item, dict) or len(item) != 1:
+                raise self.fail("each `assign` item is a map with one key: `- name: value`", item_loc)
+            (target_text, value), = item.items()
+            value_tpl = self.template(value, item, target_text, path, scope)
+            target = self.assign_target(str(target_text), item_loc, scope)
+            if not target.path:
+                self.note_write(target.root, scope, item_loc)
+            items.append((target, value_tpl))
+        return tuple(items)
+
+    def assign_target(self, text: str, where: Location, scope: _ScopeInfo) -> AssignTarget:
+        from .expr.parser import Index, Member, Var, parse_expression
+
+        match = _EXPR_RE.match(text)
+        if match:
+            raise self.fail("an assignment target is a variable path like `a.b[0]`, not an expression", where)
+        try:
+            node = parse_expression(text)
+        except ExprSyntaxError as exc:
+            raise self.fail(f"invalid assignment target {text!r}: {exc.message}", where) from None
+        parts: list[tuple[str, Callable[[Any], Any]]] = []
+        while isinstance(node, (Member, Index)):
+            if isinstance(node, Member):
+                key = node.name
+                parts.append(("key", lambda fr, key=key: key))
+            else:
+                compiled = self.compile_node(node.index, where, scope, text)
+                parts.append(("index", compiled.fn))
+            node = node.obj
+        if not isinstance(node, Var):
+            raise self.fail(f"invalid assignment target {text!r}: it must start with a variable name", where)
+        if parts:
+            scope.reads.append((node.name, where))
+        return AssignTarget(node.name, tuple(reversed(parts)), text)
+
+    def note_write(self, name: str, scope: _ScopeInfo, where: Location) -> None:
+        current: _ScopeInfo | None = scope
+        while current is not None:
+            if name in current.names:
+                if current is not scope:
+                    self.check_shared_write(name, scope, current, where)
+                return
+            current = current.parent
+        scope.names.add(name)
+
+    def check_shared_write(self, name: str, scope: _ScopeInfo, owner: _ScopeInfo, where: Location) -> None:
+        current: _ScopeInfo | None = scope
+        while current is not None and current is not owner:
+            if current.shared is not None and name not in current.shared:
+                raise self.fail(
+                    f"a parallel branch writes {name!r}, a variable of the enclosing scope that is not listed in "
+                    f"`shared`; add it to the parallel step's `shared: [...]` list",
+                    where,
+                )
+            current = current.parent
+
+    def call_step(self, common: tuple[Any, ...], body: Any, scope: _ScopeInfo, path: str) -> CallStep:
+        target = body["call"]
+        where = self.loc(body, "call", path)
+        if not isinstance(target, str) or not target:
+            raise self.fail("`call` takes a function, subworkflow or connector name", where)
+        function = self.registry.get(target)
+        subworkflow = target if target in self.ctx.subworkflows else None
+        raw_args = body.get("args")
+        positional = isinstance(raw_args, list)
+        args = None if raw_args is None else self.template(raw_args, body, "args", path, scope)
+        if function is None and subworkflow is None:
+            if not target.startswith(("googleapis.", "experimental.")):
+                hint = _suggest(target, set(self.registry.functions) | set(self.ctx.subworkflows))
+                raise self.fail(f"call to unknown function or subworkflow {target!r}{hint}", where)
+            self.routine_blocks[self.routine] = True
+        if function is not None:
+            if function.blocking:
+                self.routine_blocks[self.routine] = True
+            self.check_args(target, function.param_names, [p.name for p in function.params if p.required],
+                            raw_args, body, path, function_name=True)
+        if subworkflow is not None:
+            self.routine_calls[self.routine].add(subworkflow)
+            params = self.ctx.subworkflows[subworkflow]
+            required = [p for p in params if p in self._required_params.get(subworkflow, set())]
+            self.check_args(target, params, required, raw_args, body, path, function_name=False)
+        result = body.get("result")
+        if result is not None:
+            if not isinstance(result, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", result):
+                raise self.fail("`result` must be a variable name", self.loc(body, "result", path))
+            self.note_write(result, scope, self.loc(body, "result", path))
+        return CallStep(*common, target, function, subworkflow, args, positional, result)
+
+    _required_params: dict[str, set[str]] = {}
+
+    def check_args(
+        self, target: str, names: tuple[str, ...], required: list[str], raw: Any, body: Any, path: str,
+        *, function_name: bool,
+    ) -> None:
+        where = self.loc(body, "args", path) if "args" in body else self.loc(body, "call", path)
+        what = "function" if function_name else "subworkflow"
+        if raw is None:
+            raw = {}
+        if isinstance(raw, dict):
+            for key in raw:
+                if key not in names:
+                    raise self.fail(
+                        f"{what} {target} has no parameter {key!r} (parameters: {', '.join(names) or 'none'})",
+                        self.loc(raw, key, path, of_key=True),
+                    )
+            for key in required:
+                if key not in raw:
+                    raise self.fail(f"{what} {target} needs the argument {key!r}", where)
+        elif isinstance(raw, list):
+            if len(raw) > len(names):
+                raise self.fail(f"{what} {target} takes at most {len(names)} arguments, {len(raw)} given", where)
+            if len(raw) < len(required):
+                raise self.fail(f"{what} {target} needs the arguments {', '.join(required)}", where)
+
+    def switch_step(
+        self, common: tuple[Any, ...], body: Any, info: _BlockInfo, scope: _ScopeInfo, path: str, loop: bool
+    ) -> SwitchStep:
+        raw = body["switch"]
+        where = self.loc(body, "switch", path)
+        if not isinstance(raw, list) or not raw:
+            raise self.fail("`switch` must be a non-empty list of `- condition: ...` entries", where)
+        if len(raw) > self.limits.switch_conditions:
+            raise self.fail(
+                f"`switch` has {len(raw)} conditions; at most {self.limits.switch_conditions} are allowed", where
+            )
+        arms: list[SwitchArm] = []
+        for index, entry in enumerate(raw):
+            arm_loc = self.loc(raw, index, f"{path}/condition[{index}]")
+            if not isinstance(entry, dict) or "condition" not in entry:
+                raise self.fail("each switch entry needs a `condition`", arm_loc)
+            condition = self.template(entry["condition"], entry, "condition", path, scope)
+            rest = MarkedDict()
+            for key, value in entry.items():
+                if key not in ("condition", "next"):
+                    rest[key] = value
+                    rest.key_marks[key] = key_mark_of(entry, key)
+                    rest.value_marks[key] = mark_of(entry, key)
+            arm_next: Control = None
+            if "next" in entry:
+                arm_next = self.next_control(entry["next"], entry, info, common[0], path, in_loop=loop)
+            arm_body: Step | None = None
+            if rest:
+                arm_name = f"{common[0]}.condition[{index}]"
+                arm_body = self.build_step(
+                    arm_name, rest, raw, info, scope, f"{path}/condition[{index}]", arm_loc, in_loop=loop
+                )
+            arms.append(SwitchArm(condition, arm_body, arm_next, arm_loc))
+        return SwitchStep(*common, tuple(arms))
+
+    def loop_spec(
+        self, raw: Any, owner: Any, key: str, info: _BlockInfo, scope: _ScopeInfo, path: str,
+        *, parallel: frozenset[str] | None,
+    ) -> LoopSpec:
+        where = self.loc(owner, key, path)
+        if not isinstance(raw, dict):
+            raise self.fail("`for` must be a map with value, in or range, and steps", where)
+        allowed = {"value", "index", "in", "range", "steps"}
+        for k in raw:
+            if k not in allowed:
+                raise self.fail(
+                    f"unknown key {k!r} in `for`; allowed: {', '.join(sorted(allowed))}",
+                    self.loc(raw, k, path, of_key=True),
+                )
+        if "value" not in raw or not isinstance(raw["value"], str):
+            raise self.fail("`for` needs `value`: the name of the loop variable", where)
+        if ("in" in raw) == ("range" in raw):
+            raise self.fail("`for` needs exactly one of `in` (a list) or `range` ([begin, end])", where)
+        if "steps" not in raw:
+            raise self.fail("`for` needs `steps`", where)
+        index = raw.get("index")
+        if index is not None and not isinstance(index, str):
+            raise self.fail("`index` must be a variable name", self.loc(raw, "index", path))
+        items = self.template(raw["in"], raw, "in", path, scope) if "in" in raw else None
+        rng = None
+        if "range" in raw:
+            value = raw["range"]
+            if isinstance(value, list):
+                if len(value) != 2:
+                    raise self.fail("`range` takes two values: [begin, end] (both inclusive)", self.loc(raw, "range", path))
+            elif not (isinstance(value, str) and _EXPR_RE.match(value)):
+                raise self.fail("`range` must be [begin, end] or an expression giving that list",
+                                self.loc(raw, "range", path))
+            rng = self.template(value, raw, "range", path, scope)
+        child_scope = _ScopeInfo(scope, shared=parallel)
+        child_scope.names.add(raw["value"])
+        if index:
+            child_scope.names.add(index)
+        kind = "branch" if parallel is not None else "for"
+        child = _BlockInfo(Block(kind=kind), info, kind)
+        body = self.build_block(raw["steps"], raw, "steps", child, child_scope, path)
+        self.deferred_scopes.append(child_scope)
+        return LoopSpec(raw["value"], index, items, rng, body)
+
+    def parallel_step(
+        self, common: tuple[Any, ...], body: Any, info: _BlockInfo, scope: _ScopeInfo, path: str
+    ) -> ParallelStep:
+        raw = body["parallel"]
+        where = self.loc(body, "parallel", path)
+        if not isinstance(raw, dict):
+            raise self.fail("`parallel` must be a map with `branches` or `for`", where)
+        allowed = {"branches", "for", "shared", "concurrency_limit", "exception_policy"}
+        for k in raw:
+            if k not in allowed:
+                raise self.fail(
+                    f"unknown key {k!r} in `parallel`; allowed: {', '.join(sorted(allowed))}",
+                    self.loc(raw, k, path, of_key=True),
+                )
+        if ("branches" in raw) == ("for" in raw):
+            raise self.fail("`parallel` needs exactly one of `branches` or `for`", where)
+        shared_raw = raw.get("shared", [])
+        if not isinstance(shared_raw, list) or not all(isinstance(s, str) for s in shared_raw):
+            raise self.fail("`shared` must be a list of variable names", self.loc(raw, "shared", path))
+        for index, name in enumerate(shared_raw):
+            if not scope.visible(name):
+                raise self.fail(
+                    f"shared variable {name!r} must be assigned before the parallel step",
+                    self.loc(shared_raw, index, path),
+                )
+        shared = frozenset(shared_raw)
+        policy = raw.get("exception_policy")
+        if policy is not None and policy != "continueAll":
+            raise self.fail("`exception_policy` can only be `continueAll`", self.loc(raw, "exception_policy", path))
+        limit = None
+        if "concurrency_limit" in raw:
+            limit = self.template(raw["concurrency_limit"], raw, "concurrency_limit", path, scope)
+            if limit.constant and (type(limit.value) is not int or limit.value < 1):
+                raise self.fail("`concurrency_limit` must be a positive integer",
+                                self.loc(raw, "concurrency_limit", path))
+        self.parallel_depth += 1
+        try:
+            if self.parallel_depth > self.limits.parallel_nesting:
+                raise self.fail(
+                    f"parallel steps are nested {self.parallel_depth} deep; at most "
+                    f"{self.limits.parallel_nesting} levels are allowed",
+                    where,
+                )
+            branches: list[tuple[str, Block]] = []
+            loop = None
+            if "branches" in raw:
+                raw_branches = raw["branches"]
+                bwhere = self.loc(raw, "branches", path)
+                if not isinstance(raw_branches, list):
+                    raise self.fail("`branches` must be a list of `- name: {steps: [...]}`", bwhere)
+                if not self.limits.branches_min <= len(raw_branches) <= self.limits.branches_max:
+                    raise self.fail(
+                        f"`branches` has {len(raw_branches)} entries; a parallel step takes "
+                        f"{self.limits.branches_min} to {self.limits.branches_max} branches "
+                        "(use a parallel `for` for more)",
+                        bwhere,
+                    )
+                for index, entry in enumerate(raw_branches):
+                    eloc = self.loc(raw_branches, index, path)
+                    if not isinstance(entry, dict) or len(entry) != 1:
+                        raise self.fail("each branch is `- branch_name: {steps: [...]}`", eloc)
+                    (bname, bbody), = entry.items()
+                    bpath = f"{path}/{bname}"
+                    if not isinstance(bbody, dict) or set(bbody) != {"steps"}:
+                        raise self.fail(f"branch {bname!r} must be a map with only `steps`", eloc)
+                    if bname in self.step_names:
+                        raise self.fail(f"branch name {bname!r} is already used by a step or branch", eloc)
+                    self.step_names[bname] = eloc
+                    bscope = _ScopeInfo(scope, shared=shared)
+                    binfo = _BlockInfo(Block(kind="branch"), info, "branch")
+                    block = self.build_block(bbody["steps"], bbody, "steps", binfo, bscope, bpath)
+                    self.deferred_scopes.append(bscope)
+                    branches.append((str(bname), block))
+            else:
+                loop = self.loop_spec(raw["for"], raw, "for", info, scope, path, parallel=shared)
+        finally:
+            self.parallel_depth -= 1
+        return ParallelStep(*common, tuple(branches), loop, tuple(shared_raw), limit, policy == "continueAll")
+
+    def try_step(
+        self, common: tuple[Any, ...], body: Any, info: _BlockInfo, scope: _ScopeInfo, path: str, loop: bool
+    ) -> TryStep:
+        raw = body["try"]
+        where = self.loc(body, "try", path)
+        child = _BlockInfo(Block(kind="try"), info, "try")
+        if isinstance(raw, dict) and set(raw) == {"steps"}:
+            block = self.build_block(raw["steps"], raw, "steps", child, scope, path)
+        elif isinstance(raw, dict):
+            inner_name = f"{common[0]}.try"
+            inner = self.build_step(inner_name, raw, body, child, scope, f"{path}/try", where, in_loop=loop)
+            block = child.block
+            block.steps = (inner,)
+            block.index = {}
+            self.resolve_jumps(child)
+        else:
+            raise self.fail("`try` takes a step body (e.g. call + args) or `steps: [...]`", where)
+        retry = self.retry_spec(body["retry"], body, path, scope) if "retry" in body else None
+        except_as = None
+        except_body = None
+        if "except" in body:
+            raw_except = body["except"]
+            ewhere = self.loc(body, "except", path)
+            if not isinstance(raw_except, dict) or "steps" not in raw_except:
+                raise self.fail("`except` needs `steps` (and optionally `as: error_variable`)", ewhere)
+            for k in raw_except:
+                if k not in ("as", "steps"):
+                    raise self.fail(f"unknown key {k!r} in `except`; allowed: as, steps",
+                                    self.loc(raw_except, k, path, of_key=True))
+            except_as = raw_except.get("as")
+            if except_as is not None and not isinstance(except_as, str):
+                raise self.fail("`as` must be a variable name", self.loc(raw_except, "as", path))
+            escope = _ScopeInfo(scope)
+            if except_as:
+                escope.names.add(except_as)
+            einfo = _BlockInfo(Block(kind="except"), info, "except")
+            except_body = self.build_block(raw_except["steps"], raw_except, "steps", einfo, escope, f"{path}/except")
+            self.deferred_scopes.append(escope)
+        if retry is None and except_body is None:
+            raise self.fail("`try` needs `retry`, `except` or both", where)
+        return TryStep(*common, block, retry, except_as, except_body)
+
+    def retry_spec(self, raw: Any, body: Any, path: str, scope: _ScopeInfo) -> RetrySpec:
+        where = self.loc(body, "retry", path)
+        if isinstance(raw, str):
+            if not _EXPR_RE.match(raw):
+                raise self.fail("`retry` takes a policy expression like ${http.default_retry} or a map", where)
+            return RetrySpec(self.template(raw, body, "retry", path, scope), None, None, None, None, None)
+        if not isinstance(raw, dict):
+            raise self.fail("`retry` takes a policy expression or a map {predicate, max_retries, backoff}", where)
+        for k in raw:
+            if k not in ("predicate", "max_retries", "backoff"):
+                raise self.fail(f"unknown key {k!r} in `retry`; allowed: predicate, max_retries, backoff",
+                                self.loc(raw, k, path, of_key=True))
+        for required in ("predicate", "max_retries"):
+            if required not in raw:
+                raise self.fail(f"`retry` needs `{required}`", where)
+        predicate = self.template(raw["predicate"], raw, "predicate", path, scope)
+        pred_value = raw["predicate"]
+        if isinstance(pred_value, str):
+            match = _EXPR_RE.match(pred_value)
+            name = match.group(1).strip() if match else ""
+            if name in self.ctx.subworkflows and len(self.ctx.subworkflows[name]) != 1:
+                raise self.fail(f"retry predicate subworkflow {name!r} must take exactly one parameter (the error)",
+                                self.loc(raw, "predicate", path))
+        max_retries = self.template(raw["max_retries"], raw, "max_retries", path, scope)
+        backoff = raw.get("backoff")
+        initial = max_delay = multiplier = None
+        if backoff is not None:
+            if not isinstance(backoff, dict):
+                raise self.fail("`backoff` must be a map {initial_delay, max_delay, multiplier}",
+                                self.loc(raw, "backoff", path))
+            for k in backoff:
+                if k not in ("initial_delay", "max_delay", "multiplier"):
+                    raise self.fail(f"unknown key {k!r} in `backoff`; allowed: initial_delay, max_delay, multiplier",
+                                    self.loc(backoff, k, path, of_key=True))
+            initial = self.template(backoff.get("initial_delay", 1), backoff, "initial_delay", path, scope)
+            max_delay = self.template(backoff.get("max_delay", 60), backoff, "max_delay", path, scope)
+            multiplier = self.template(backoff.get("multiplier", 1.25), backoff, "multiplier", path, scope)
+        return RetrySpec(None, predicate, max_retries, initial, max_delay, multiplier)
+
+    # ---------------------------------------------------------------- expressions
+    def expr_location(self, owner: Any, key: Any, path: str, offset: int | None) -> tuple[Location, str]:
+        line, column = mark_of(owner, key) if owner is not None else (0, 0)
+        snippet = ""
+        if line and offset is not None:
+            text = self.source.line_text(line)
+            start = column - 1
+            if start < len(text) and text[start] in "'\"":
+                start += 1
+            if text[start : start + 2] == "${":
+                column = start + 1 + 2 + offset
+                snippet = f"    {text}\n    {' ' * (column - 1)}^"
+        return Location(self.source.file, line, column, path), snippet
+
+    def compile_node(self, node: Any, where: Location, scope: _ScopeInfo, text: str) -> Compiled:
+        from .expr.compiler import compile_node
+
+        try:
+            compiled = compile_node(node, self.ctx, text)
+        except CompileError as exc:
+            raise self.fail(exc.message, where) from None
+        for name in compiled.reads:
+            scope.reads.append((name, where))
+        return compiled
+
+    def template(self, value: Any, owner: Any, key: Any, path: str, scope: _ScopeInfo | None = None) -> Template:
+        if isinstance(value, str):
+            match = _EXPR_RE.match(value)
+            if not match:
+                return Template(lambda fr, v=value: v, True, frozenset(), frozenset(), True, value)
+            text = match.group(1)
+            try:
+                compiled = compile_expression(text, self.ctx)
+            except ExprSyntaxError as exc:
+                where, snippet = self.expr_location(owner, key, path, exc.offset)
+                raise self.fail(f"invalid expression ${{{text}}}: {exc.message}", where, snippet) from None
+            except CompileError as exc:
+                where, snippet = self.expr_location(owner, key, path, exc.offset)
+                raise self.fail(f"in ${{{text}}}: {exc.message}", where, snippet) from None
+            if scope is not None:
+                where, _ = self.expr_location(owner, key, path, None)
+                for name in compiled.reads:
+                    scope.reads.append((name, where))
+            for name in compiled.calls:
+                self.routine_calls[self.routine].add(name)
+                where, _ = self.expr_location(owner, key, path, None)
+                self.expr_calls.append((name, where))
+            return Template(compiled.fn, compiled.fresh, compiled.reads, compiled.calls)
+        if isinstance(value, dict):
+            parts: list[tuple[Template, Template]] = []
+            for k, v in value.items():
+                key_tpl = self.template(k, value, k, path, scope) if isinstance(k, str) and _EXPR_RE.match(k) else None
+                parts.append((key_tpl or Template(lambda fr, kk=k: kk, True, frozenset(), frozenset(), True, k),
+                              self.template(v, value, k, path, scope)))
+            if all(k.constant and v.constant for k, v in parts):
+                constant = {k.value: v.value for k, v in parts}
+                return Template(lambda fr: copy_value(constant), True, frozenset(), frozenset(), True, constant)
+
+            def build_map(fr: Any) -> Any:
+                out: dict[str, Any] = {}
+                for key_tpl, value_tpl in parts:
+                    name = key_tpl.fn(fr)
+                    if type(name) is not str:
+                        from .errors import type_error
+                        from .values import type_name
+
+                        raise type_error(f"map keys must be strings, got {type_name(name)}")
+                    out[name] = value_tpl.evaluate(fr)
+                return out
+
+            reads = frozenset().union(*(k.reads | v.reads for k, v in parts)) if parts else frozenset()
+            return Template(build_map, True, reads, frozenset())
+        if isinstance(value, list):
+            items = [self.template(v, value, i, path, scope) for i, v in enumerate(value)]
+            if all(t.constant for t in items):
+                constant_list = [t.value for t in items]
+                return Template(lambda fr: copy_value(constant_list), True, frozenset(), frozenset(), True,
+                                constant_list)
+            return Template(lambda fr: [t.evaluate(fr) for t in items], True,
+                            frozenset().union(*(t.reads for t in items)), frozenset())
+        if isinstance(value, float) and value != value:
+            raise self.fail("NaN is not a Workflows value", self.loc(owner, key, path))
+        return Template(lambda fr, v=value: v, True, frozenset(), frozenset(), True, value)
+
+    # ---------------------------------------------------------------- whole-workflow checks
+    def check_reads(self, scope: _ScopeInfo) -> None:
+        """DECISIONS.md #32: a read of a name that no path in the visible scopes assigns is a deploy error."""
+        for name, where in scope.reads:
+            if name in self.ctx.subworkflows:
+                continue
+            if not scope.visible(name):
+                raise self.fail(
+                    f"variable {name!r} is read but never assigned where this step can see it "
+                    "(names first assigned inside a for loop, an except block or a parallel branch "
+                    "vanish when it ends); assign it before, in an enclosing scope",
+                    where,
+                )
+        scope.reads.clear()
+
+    def check_subworkflow_calls(self, routines: dict[str, Routine]) -> None:
+        # A routine blocks when it has a blocking call or calls a blocking routine (fixpoint).
+        changed = True
+        while changed:
+            changed = False
+            for name, callees in self.routine_calls.items():
+                if not self.routine_blocks.get(name) and any(self.routine_blocks.get(c) for c in callees):
+                    self.routine_blocks[name] = True
+                    changed = True
+        for name, where in self.expr_calls:
+            if self.routine_blocks.get(name):
+                raise self.fail(
+                    f"subworkflow {name!r} makes blocking calls (http, sys.sleep, sys.log, events...) and cannot be "
+                    "called inside an expression; call it from a call step",
+                    where,
+                )
+        for name, routine in list(routines.items()):
+            routines[name] = Routine(routine.name, routine.params, routine.body, routine.loc,
+                                     bool(self.routine_blocks.get(name)))
+
+
+def _suggest(word: str, candidates: Any) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(word), sorted(candidates), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def build_definition(source: Source, registry: Registry, limits: Limits) -> Definition:
+    """Validate and compile a loaded source; raises `WorkflowSyntaxError` on the first problem."""
+    builder = _Builder(source, registry, limits)
+    builder._required_params = _required_params(source.data)
+    return builder.build()
+
+
+def _required_params(data: Any) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    if isinstance(data, dict):
+        for name, body in data.items():
+            if isinstance(body, dict) and isinstance(body.get("params"), list):
+                out[name] = {p for p in body["params"] if isinstance(p, str)}
+    return out
+
+
+__all__ = [
+    "BREAK",
+    "CALLBACK_METHODS",
+    "CONTINUE",
+    "END",
+    "AssignStep",
+    "AssignTarget",
+    "Block",
+    "CallStep",
+    "Control",
+    "Definition",
+    "ForStep",
+    "Jump",
+    "JumpStep",
+    "LoopSpec",
+    "MarkedList",
+    "ParallelStep",
+    "RaiseStep",
+    "RetrySpec",
+    "Return",
+    "ReturnStep",
+    "Routine",
+    "Step",
+    "StepsStep",
+    "SwitchArm",
+    "SwitchStep",
+    "Template",
+    "TryStep",
+    "build_definition",
+]

@@ -1,0 +1,506 @@
+"""The step engine: runs blocks of steps for one execution.
+
+Every step runner is a generator (``yield from`` chains up to the thread's
+body) so that a blocking call anywhere deep inside nested steps, loops and
+subworkflows suspends the whole thread. Control flow is returned, not raised:
+a block returns `Jump`, `END`, `BREAK`, `CONTINUE` or `Return` when it cannot
+handle the signal itself, and the enclosing block (or loop, or routine) takes
+it. Workflows errors travel as `WorkflowError` exceptions so ``try`` steps can
+catch them; branch aborts travel as `BranchAborted`, which ``try`` never catches.
+
+Values are copied where Workflows' value semantics demand (a template that
+may share a variable's list or map), never on reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+from ..definition import (
+    BREAK,
+    CONTINUE,
+    END,
+    AssignStep,
+    Block,
+    CallStep,
+    Control,
+    Definition,
+    ForStep,
+    Jump,
+    JumpStep,
+    LoopSpec,
+    ParallelStep,
+    RaiseStep,
+    Return,
+    ReturnStep,
+    Routine,
+    Step,
+    StepsStep,
+    SwitchStep,
+    TryStep,
+)
+from ..errors import WorkflowError, type_error, value_error, wf_error
+from ..history import EventKind, event
+from ..stdlib.registry import FunctionRef
+from ..values import copy_value, type_name, value_size
+from .threads import BLOCK, PREEMPT, Scope, WorkflowThread
+
+Gen = Generator[Any, Any, Any]
+
+
+class Engine:
+    """Runs the steps of one execution's definition."""
+
+    def __init__(self, definition: Definition, execution: Any) -> None:
+        self.definition = definition
+        self.execution = execution
+        self.routines = definition.routines
+        limits = execution._runtime.settings.limits
+        self.step_limit = limits.steps
+        self.call_depth = limits.call_depth
+        self.string_limit = limits.string_bytes
+        self.memory_limit = limits.memory_bytes
+        self.history = execution._history
+        self.clock = execution._runtime.clock
+        self.dispatch = {
+            AssignStep: self.run_assign,
+            CallStep: self.run_call,
+            SwitchStep: self.run_switch,
+            ForStep: self.run_for,
+            ParallelStep: self.run_parallel,
+            TryStep: self.run_try,
+            RaiseStep: self.run_raise,
+            ReturnStep: self.run_return,
+            StepsStep: self.run_steps,
+            JumpStep: self.run_jump,
+        }
+
+    # ------------------------------------------------------------------ routines
+    def run_main(self, th: WorkflowThread, argument: Any) -> Gen:
+        """The body of an execution's main thread; returns the result value."""
+        main = self.definition.main
+        variables: dict[str, Any] = {}
+        if main.params:
+            variables[main.params[0].name] = argument
+        th.scope = Scope(variables)
+        th.routine = "main"
+        control = yield from self.run_block(main.body, th)
+        if isinstance(control, Return):
+            return control.value
+        return None
+
+    def call_routine(self, routine: Routine, args: dict[str, Any], th: WorkflowThread) -> Gen:
+        """Call a subworkflow with named arguments; returns its value (null on end / fall-through)."""
+        if th.depth + 1 >= self.call_depth:
+            raise wf_error(
+                "RecursionError", f"maximum call depth ({self.call_depth}) exceeded calling {routine.name}"
+            )
+        variables: dict[str, Any] = {}
+        for param in routine.params:
+            if param.name in args:
+                variables[param.name] = args[param.name]
+            elif param.default is not None:
+                variables[param.name] = param.default.evaluate(th)
+            else:
+                raise type_error(f"subworkflow {routine.name} is missing the argument {param.name!r}")
+        unknown = [name for name in args if name not in variables]
+        if unknown:
+            raise type_error(f"subworkflow {routine.name} has no parameter {unknown[0]!r}")
+        saved_scope, saved_routine = th.scope, th.routine
+        th.scope = Scope(variables)
+        th.routine = routine.name
+        th.depth += 1
+        try:
+            control = yield from self.run_block(routine.body, th)
+        finally:
+            th.scope, th.routine = saved_scope, saved_routine
+            th.depth -= 1
+        if isinstance(control, Return):
+            return control.value
+        return None
+
+    def call_routine_positional(self, name: str, args: list[Any], th: WorkflowThread) -> Gen:
+        """Call a subworkflow with positional arguments (expressions, list ``args``)."""
+        routine = self.routines[name]
+        if len(args) > len(routine.params):
+            raise type_error(f"subworkflow {name} takes at most {len(routine.params)} arguments, {len(args)} given")
+        named = {param.name: copy_value(value) for param, value in zip(routine.params, args)}
+        return (yield from self.call_routine(routine, named, th))
+
+    # ------------------------------------------------------------------ blocks
+    def run_block(self, block: Block, th: WorkflowThread) -> Gen:
+        """Run steps in order, following jumps inside this block; return what it cannot handle."""
+        steps = block.steps
+        index = block.index
+        count = len(steps)
+        execution = self.execution
+        history = self.history
+        dispatch = self.dispatch
+        clock = self.clock
+        i = 0
+        while i < count:
+            step = steps[i]
+            execution._steps += 1
+            if execution._steps > self.step_limit:
+                raise wf_error(
+                    "ResourceLimitError", f"the execution ran more than {self.step_limit} steps (limit `steps`)"
+                )
+            if th.aborted:
+                from .threads import BranchAborted
+
+                raise BranchAborted()
+            th.step = step
+            history.append(event(EventKind.STEP_ENTERED, clock.now_ns, th.branch_id, step.name,
+                                 routine=step.routine))
+            if th.preempt:
+                yield PREEMPT
+            try:
+                if type(step) is AssignStep:
+                    self.run_assign_now(step, th)
+                    control: Control = None
+                else:
+                    control = yield from dispatch[type(step)](step, th)
+            except WorkflowError as error:
+                if not hasattr(error, "step"):
+                    error.step = step  # type: ignore[attr-defined]
+                    error.routine = th.routine  # type: ignore[attr-defined]
+                    error.ns = clock.now_ns  # type: ignore[attr-defined]
+                    error.branch = th.branch_id  # type: ignore[attr-defined]
+                raise
+            if control is None:
+                control = step.next
+                if control is None:
+                    i += 1
+                    continue
+            if type(control) is Jump:
+                target = index.get(control.target)
+                if target is not None:
+                    i = target
+                    continue
+            return control
+        return None
+
+    # ------------------------------------------------------------------ steps
+    def run_assign(self, step: AssignStep, th: WorkflowThread) -> Gen:
+        self.run_assign_now(step, th)
+        return None
+        yield  # pragma: no cover - makes this a generator
+
+    def run_assign_now(self, step: AssignStep, th: WorkflowThread) -> None:
+        for target, template in step.items:
+            value = template.fn(th)
+            if not template.fresh:
+                value = copy_value(value)
+            kind = type(value)
+            if kind is str:
+                if len(value) * 4 > self.string_limit and len(value.encode("utf-8", "surrogatepass")) > self.string_limit:
+                    raise wf_error("ResourceLimitError",
+                                   f"string of {len(value)} characters exceeds the {self.string_limit}-byte limit")
+            elif (kind is list or kind is dict) and len(value) > 64 and value_size(value) > self.memory_limit:
+                raise wf_error("ResourceLimitError",
+                               f"value assigned to {target.text} exceeds the {self.memory_limit}-byte memory limit")
+            if not target.path:
+                th.scope.assign(target.root, value)
+            else:
+                self.assign_path(target.root, target.path, value, th)
+
+    def assign_path(self, root: str, path: Any, value: Any, th: WorkflowThread) -> None:
+        container = th.scope.lookup(root)
+        last = len(path) - 1
+        for position, (kind, key_fn) in enumerate(path):
+            key = key_fn(th)
+            ctype = type(container)
+            if ctype is dict:
+                if type(key) is not str:
+                    raise type_error(f"map key must be a string, got {type_name(key)}")
+                if position == last:
+                    container[key] = value
+                    return
+                child = container.get(key)
+                if child is None and key not in container:
+                    child = container[key] = {}
+                container = child
+            elif ctype is list:
+                if type(key) is not int:
+                    raise type_error(f"list index must be an integer, got {type_name(key)}")
+                if key < 0 or key >= len(container):
+                    raise wf_error("IndexError", f"list index {key} out of range (length {len(container)})")
+                if position == last:
+                    container[key] = value
+                    return
+                container = container[key]
+            else:
+                raise type_error(f"cannot assign into a {type_name(container)}: only maps and lists have members")
+
+    def run_call(self, step: CallStep, th: WorkflowThread) -> Gen:
+        function = step.function
+        if function is not None:
+            if step.args is None:
+                args = function.bind_named({})
+            else:
+                raw = step.args.fn(th)
+                if step.positional:
+                    args = function.bind_positional(raw)
+                elif type(raw) is dict:
+                    args = function.bind_named(raw)
+                else:
+                    raise type_error(f"args of {step.target} must be a map or a list, got {type_name(raw)}")
+            if function.blocking:
+                result = yield from function.impl(th, *args)
+            else:
+                result = th.call(function, args)
+                if not function.fresh:
+                    result = copy_value(result)
+        elif step.subworkflow is not None:
+            routine = self.routines[step.subworkflow]
+            if step.args is None:
+                result = yield from self.call_routine(routine, {}, th)
+            else:
+                raw = step.args.evaluate(th)
+                if type(raw) is list:
+                    result = yield from self.call_routine_positional(step.subworkflow, raw, th)
+                elif type(raw) is dict:
+                    result = yield from self.call_routine(routine, raw, th)
+                else:
+                    raise type_error(f"args of {step.target} must be a map or a list, got {type_name(raw)}")
+        else:
+            result = yield from self.execution._runtime._call_connector(th, step.target,
+                                                                         None if step.args is None
+                                                                         else step.args.evaluate(th))
+        if step.result is not None:
+            th.scope.assign(step.result, result)
+        return None
+
+    def run_switch(self, step: SwitchStep, th: WorkflowThread) -> Gen:
+        for arm in step.arms:
+            condition = arm.condition.fn(th)
+            if type(condition) is not bool:
+                raise type_error(f"switch condition must be a boolean, got {type_name(condition)}")
+            if condition:
+                if arm.body is not None:
+                    control = yield from self.run_inline(arm.body, th)
+                    if control is not None:
+                        return control
+                return arm.next
+        return None
+
+    def run_inline(self, step: Step, th: WorkflowThread) -> Gen:
+        """Run a step body that is part of another step (switch arm, try body) without counting it."""
+        if type(step) is AssignStep:
+            self.run_assign_now(step, th)
+            control: Control = None
+        else:
+            control = yield from self.dispatch[type(step)](step, th)
+        return control if control is not None else step.next
+
+    def loop_items(self, loop: LoopSpec, th: WorkflowThread) -> list[Any]:
+        if loop.items is not None:
+            items = loop.items.evaluate(th)
+            if type(items) is not list:
+                raise type_error(f"for ... in needs a list, got {type_name(items)} (iterate a map with keys(m))")
+            return items  # type: ignore[no-any-return]
+        assert loop.range is not None
+        bounds = loop.range.evaluate(th)
+        if type(bounds) is not list or len(bounds) != 2:
+            raise type_error("range needs a list of two numbers [begin, end]")
+        begin, end = bounds
+        if type(begin) not in (int, float) or type(end) not in (int, float):
+            raise type_error(f"range bounds must be numbers, got {type_name(begin)} and {type_name(end)}")
+        if type(begin) is int:
+            top = int(end) if type(end) is int else int(end // 1)
+            if top - begin > self.step_limit:
+                raise wf_error("ResourceLimitError", f"range [{begin}, {end}] is longer than the step limit")
+            return list(range(begin, top + 1))
+        values: list[Any] = []
+        current = float(begin)
+        while current <= end:
+            values.append(current)
+            current += 1.0
+            if len(values) > self.step_limit:
+                raise wf_error("ResourceLimitError", f"range [{begin}, {end}] is longer than the step limit")
+        return values
+
+    def run_for(self, step: ForStep, th: WorkflowThread) -> Gen:
+        loop = step.loop
+        items = self.loop_items(loop, th)
+        parent = th.scope
+        value_name, index_name, body = loop.value, loop.index, loop.body
+        try:
+            for position, item in enumerate(items):
+                variables = {value_name: item}
+                if index_name:
+                    variables[index_name] = position
+                th.scope = Scope(variables, parent)
+                control = yield from self.run_block(body, th)
+                if control is None or control is CONTINUE:
+                    continue
+                if control is BREAK:
+                    break
+                return control
+        finally:
+            th.scope = parent
+        return None
+
+    def run_parallel(self, step: ParallelStep, th: WorkflowThread) -> Gen:
+        limit = None
+        if step.concurrency_limit is not None:
+            limit = step.concurrency_limit.evaluate(th)
+            if type(limit) is not int:
+                raise type_error(f"concurrency_limit must be an integer, got {type_name(limit)}")
+            if limit < 1:
+                raise value_error("concurrency_limit must be at least 1")
+        shared = frozenset(step.shared)
+        specs: list[tuple[str, str, Any, Scope]] = []
+        if step.loop is not None:
+            loop = step.loop
+            for position, item in enumerate(self.loop_items(loop, th)):
+                variables = {loop.value: copy_value(item)}
+                if loop.index:
+                    variables[loop.index] = position
+                label = item if type(item) is str else _label(item)
+                branch_id = f"{step.name}[{position}]"
+                specs.append((label, branch_id, loop.body, Scope(variables, th.scope, shared)))
+        else:
+            for name, block in step.branches:
+                specs.append((name, f"{step.name}/{name}", block, Scope({}, th.scope, shared)))
+        kernel = self.execution._runtime._kernel
+        join = kernel.start_parallel(th, step, specs, limit, self)
+        yield BLOCK
+        th.take_resume()
+        errors = join.errors
+        if errors:
+            raise WorkflowError(_unhandled_branch_error(errors))
+        return None
+
+    def run_branch(self, th: WorkflowThread, block: Block) -> Gen:
+        """Body of a branch thread."""
+        control = yield from self.run_block(block, th)
+        if isinstance(control, Return):
+            return control.value
+        return None
+
+    def run_try(self, step: TryStep, th: WorkflowThread) -> Gen:
+        attempt = 0
+        policy: tuple[Any, int, float, float, float] | None = None
+        while True:
+            try:
+                if len(step.body.steps) == 1 and not step.body.index:
+                    control = yield from self.run_inline(step.body.steps[0], th)
+                else:
+                    control = yield from self.run_block(step.body, th)
+                return control
+            except WorkflowError as error:
+                if step.retry is not None:
+                    if policy is None:
+                        policy = self.retry_policy(step, th)
+                    predicate, max_retries, initial, max_delay, multiplier = policy
+                    if attempt < max_retries:
+                        should = yield from self.call_predicate(predicate, error.value, th)
+                        if should:
+                            attempt += 1
+                            delay = min(initial * multiplier ** (attempt - 1), max_delay)
+                            self.history.append(event(EventKind.RETRY, self.clock.now_ns, th.branch_id, step.name,
+                                                      attempt=attempt, delay=delay))
+                            yield from th.sleep(delay)
+                            continue
+                if step.except_body is None:
+                    raise
+                return (yield from self.run_except(step, error, th))
+
+    def run_except(self, step: TryStep, error: WorkflowError, th: WorkflowThread) -> Gen:
+        assert step.except_body is not None
+        parent = th.scope
+        variables: dict[str, Any] = {}
+        if step.except_as:
+            variables[step.except_as] = copy_value(error.value)
+        th.scope = Scope(variables, parent)
+        try:
+            return (yield from self.run_block(step.except_body, th))
+        finally:
+            th.scope = parent
+
+    def retry_policy(self, step: TryStep, th: WorkflowThread) -> tuple[Any, int, float, float, float]:
+        spec = step.retry
+        assert spec is not None
+        if spec.policy is not None:
+            policy = spec.policy.evaluate(th)
+            if type(policy) is not dict:
+                raise type_error(f"retry policy must be a map, got {type_name(policy)}")
+            predicate = policy.get("predicate")
+            max_retries = policy.get("max_retries")
+            backoff = policy.get("backoff") or {}
+            initial, max_delay, multiplier = (backoff.get("initial_delay", 1), backoff.get("max_delay", 60),
+                                              backoff.get("multiplier", 1.25))
+        else:
+            assert spec.predicate is not None and spec.max_retries is not None
+            predicate = spec.predicate.evaluate(th)
+            max_retries = spec.max_retries.evaluate(th)
+            initial = spec.initial_delay.evaluate(th) if spec.initial_delay else 1
+            max_delay = spec.max_delay.evaluate(th) if spec.max_delay else 60
+            multiplier = spec.multiplier.evaluate(th) if spec.multiplier else 1.25
+        if not isinstance(predicate, FunctionRef):
+            raise type_error(f"retry predicate must be a function or subworkflow, got {type_name(predicate)}")
+        if type(max_retries) is not int or max_retries < 0:
+            raise value_error(f"max_retries must be a non-negative integer, got {max_retries!r}")
+        for name, number in (("initial_delay", initial), ("max_delay", max_delay), ("multiplier", multiplier)):
+            if type(number) not in (int, float) or number < 0:
+                raise value_error(f"backoff {name} must be a non-negative number, got {number!r}")
+        return predicate, max_retries, float(initial), float(max_delay), float(multiplier)
+
+    def call_predicate(self, predicate: FunctionRef, error: Any, th: WorkflowThread) -> Gen:
+        if predicate.subworkflow:
+            result = yield from self.call_routine_positional(predicate.name, [error], th)
+        else:
+            registry = self.execution._runtime._registry
+            function = registry.get(predicate.name)
+            if function is None or function.blocking:
+                raise type_error(f"{predicate.name} cannot be used as a retry predicate")
+            result = th.call(function, function.bind_positional([error]))
+        if type(result) is not bool:
+            raise type_error(f"retry predicate {predicate.name} must return a boolean, got {type_name(result)}")
+        return result
+
+    def run_raise(self, step: RaiseStep, th: WorkflowThread) -> Gen:
+        raise WorkflowError(step.value.evaluate(th))
+        yield  # pragma: no cover
+
+    def run_return(self, step: ReturnStep, th: WorkflowThread) -> Gen:
+        return Return(step.value.evaluate(th))
+        yield  # pragma: no cover
+
+    def run_steps(self, step: StepsStep, th: WorkflowThread) -> Gen:
+        return (yield from self.run_block(step.body, th))
+
+    def run_jump(self, step: JumpStep, th: WorkflowThread) -> Gen:
+        return None
+        yield  # pragma: no cover
+
+
+def _label(item: Any) -> str:
+    from ..values import json_encode
+
+    try:
+        return json_encode(item)
+    except WorkflowError:
+        return repr(item)
+
+
+def _unhandled_branch_error(errors: list[tuple[str, Any]]) -> dict[str, Any]:
+    from ..values import json_encode
+
+    branches = []
+    for branch_id, value in errors:
+        try:
+            payload = json_encode(value)
+        except WorkflowError:
+            payload = repr(value)
+        context = value.get("message") if isinstance(value, dict) and isinstance(value.get("message"), str) else payload
+        branches.append({"id": branch_id, "error": {"context": context, "payload": payload}})
+    count = len(branches)
+    return {
+        "message": f"UnhandledBranchError: {count} branch{'es' if count != 1 else ''} or iteration"
+                   f"{'s' if count != 1 else ''} raised an unhandled error",
+        "tags": ["UnhandledBranchError"],
+        "branches": branches,
+    }

@@ -1,0 +1,361 @@
+"""The scheduler: which thread runs next, when virtual time moves, when to give up.
+
+Order (``schedule="ordered"``, the default):
+
+* a thread runs until it blocks or finishes; nothing preempts it;
+* a parallel step starts its branches in declaration order (iterations in
+  list order), each running until it blocks or finishes before the next one
+  starts; branches over ``concurrency_limit`` or over the per-execution cap
+  (20) wait in a queue and start, in order, as others finish;
+* woken threads resume first in, first out: callback deliveries in the order
+  the requests were accepted, timers in deadline order.
+
+``schedule="random"`` switches threads at every step boundary, choosing the
+next runnable thread with a generator seeded from ``seed``: the same seed gives
+the same interleaving, ids and history.
+
+Time (`Kernel.drive`): a drive runs what can run; when nothing can, it
+runs scheduled actions already due, then waits (in real time, bounded by
+``real_time_budget``) for callback requests being handled on the server thread,
+and only then jumps the clock to the earliest pending timer. At one instant,
+timers fire in deadline order, then scheduled actions run, then the threads
+they woke run in the order they were woken. When nothing is pending at all, the
+drive raises `DeadlockError` with a table of every waiting thread.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time as _walltime
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..clock import NS, VirtualClock, ns_to_datetime
+from ..errors import DeadlockError, WorkflowError, wf_error
+from ..history import EventKind, event
+from ..settings import Settings
+from .threads import BLOCK, PREEMPT, BranchAborted, Scope, ThreadState, WorkflowThread
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+
+class Join:
+    """A running parallel step: its branches, queue, errors and waiting parent."""
+
+    def __init__(self, parent: WorkflowThread, step: Any, limit: int | None, continue_all: bool) -> None:
+        self.parent = parent
+        self.step = step
+        self.limit = limit
+        self.continue_all = continue_all
+        self.queue: deque[WorkflowThread] = deque()
+        self.running: list[WorkflowThread] = []
+        self.errors: list[tuple[str, Any]] = []
+        self.aborting = False
+        self.remaining = 0
+
+
+class Kernel:
+    """Threads, run queue, lock and clock of one runtime (all its executions)."""
+
+    def __init__(self, settings: Settings, clock: VirtualClock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        self.runnable: deque[WorkflowThread] = deque()
+        self.schedule_rng = random.Random(f"schedule:{settings.seed}")
+        self.ids = random.Random(f"ids:{settings.seed}")
+        self.inflight = 0
+        self.branch_gate: deque[tuple[Join, WorkflowThread]] = deque()
+        self.running_branches: dict[int, int] = {}
+        self.threads: list[WorkflowThread] = []
+        self.on_thread_done: Callable[[WorkflowThread, Any, BaseException | None], None] | None = None
+
+    # ------------------------------------------------------------------ formatting
+    def format_ns(self, ns: int) -> str:
+        """An instant as ISO text plus seconds since the clock started."""
+        return f"{ns_to_datetime(ns).isoformat()} (t+{(ns - self.clock.start_ns) / NS:g}s)"
+
+    # ------------------------------------------------------------------ threads
+    def start(self, thread: WorkflowThread, body: Any) -> None:
+        """Make a new thread runnable with a generator body."""
+        thread.gen = body
+        thread.state = ThreadState.RUNNABLE
+        self.threads.append(thread)
+        self.runnable.append(thread)
+
+    def wake(self, thread: WorkflowThread, value: Any = None, error: BaseException | None = None) -> None:
+        """Resume a blocked thread with a value or an error (call under the lock)."""
+        if thread.state is not ThreadState.BLOCKED:
+            return
+        thread.resume_value = value
+        thread.resume_error = error
+        thread.state = ThreadState.RUNNABLE
+        thread.waiting = ""
+        thread.cleanup = None
+        self.runnable.append(thread)
+        self.changed.notify_all()
+
+    def run_one(self) -> bool:
+        """Run one thread for one quantum; False when nothing was runnable."""
+        with self.lock:
+            if not self.runnable:
+                return False
+            if self.settings.schedule == "random" and len(self.runnable) > 1:
+                index = self.schedule_rng.randrange(len(self.runnable))
+                thread = self.runnable[index]
+                del self.runnable[index]
+            else:
+                thread = self.runnable.popleft()
+        self.run_thread(thread)
+        return True
+
+    def run_thread(self, thread: WorkflowThread) -> None:
+        gen = thread.gen
+        assert gen is not None
+        while True:
+            error = thread.resume_error
+            value = thread.resume_value
+            thread.resume_error = None
+            try:
+                signal = gen.throw(error) if error is not None else gen.send(value)
+            except StopIteration as stop:
+                self.finish(thread, stop.value, None)
+                return
+            except WorkflowError as exc:
+                self.finish(thread, None, exc)
+                return
+            except BranchAborted as exc:
+                self.finish(thread, None, exc)
+                return
+            except Exception as exc:  # an interpreter bug: fail the execution, keep the report
+                self.finish(thread, None, exc)
+                return
+            if signal is PREEMPT:
+                thread.resume_value = None
+                with self.lock:
+                    if self.runnable:
+                        self.runnable.append(thread)
+                        return
+                continue
+            if signal is BLOCK:
+                return
+            self.finish(thread, None, RuntimeError(f"thread yielded an unknown signal {signal!r}"))
+            return
+
+    def finish(self, thread: WorkflowThread, value: Any, error: BaseException | None) -> None:
+        """A thread ended: settle its parallel step or its execution."""
+        with self.lock:
+            thread.state = ThreadState.DONE
+            thread.waiting = ""
+            join = thread.join
+            if join is not None:
+                self.branch_done(join, thread, error)
+            elif self.on_thread_done is not None:
+                self.on_thread_done(thread, value, error)
+            self.changed.notify_all()
+
+    # ------------------------------------------------------------------ parallel
+    def start_parallel(
+        self, parent: WorkflowThread, step: Any, specs: list[tuple[str, str, Any, Scope]], limit: int | None,
+        engine: Engine,
+    ) -> Join:
+        """Queue the branches of a parallel step; the parent then yields BLOCK until they end."""
+        nesting = parent.nesting + 1
+        max_nesting = self.settings.limits.parallel_nesting
+        if nesting > max_nesting:
+            raise wf_error("ParallelNestingError",
+                           f"parallel steps nested {nesting} deep; at most {max_nesting} levels are allowed")
+        join = Join(parent, step, limit, step.continue_all)
+        execution = parent.execution
+        with self.lock:
+            for label, branch_id, block, scope in specs:
+                thread = WorkflowThread(self, execution, label=label, branch_id=branch_id, scope=scope,
+                                        parent=parent, nesting=nesting)
+                thread.routine = parent.routine
+                thread.depth = parent.depth
+                thread.join = join
+                thread.gen = engine.run_branch(thread, block)
+                join.queue.append(thread)
+                self.threads.append(thread)
+            join.remaining = len(specs)
+            parent.block(f"parallel step {step.name!r}: {len(specs)} branches")
+            parent.waiting_on = join
+            if not specs:
+                self.wake(parent)
+                return join
+            self.admit(join)
+        return join
+
+    def admit(self, join: Join) -> None:
+        """Start queued branches while the step's and the execution's limits allow (under the lock)."""
+        execution = join.parent.execution
+        cap = self.settings.limits.concurrent_branches
+        key = id(execution)
+        while join.queue and not join.aborting:
+            if join.limit is not None and len(join.running) >= join.limit:
+                return
+            if self.running_branches.get(key, 0) >= cap:
+                if all(j is not join for j, _ in self.branch_gate):
+                    self.branch_gate.append((join, join.queue[0]))
+                return
+            thread = join.queue.popleft()
+            join.running.append(thread)
+            self.running_branches[key] = self.running_branches.get(key, 0) + 1
+            thread.state = ThreadState.RUNNABLE
+            self.runnable.append(thread)
+            execution._history.append(event(EventKind.BRANCH_STARTED, self.clock.now_ns, thread.branch_id,
+                                            None, label=thread.label))
+
+    def branch_done(self, join: Join, thread: WorkflowThread, error: BaseException | None) -> None:
+        execution = thread.execution
+        key = id(execution)
+        if thread in join.running:
+            join.running.remove(thread)
+            self.running_branches[key] = self.running_branches.get(key, 1) - 1
+        join.remaining -= 1
+        status = "ok"
+        if isinstance(error, WorkflowError):
+            status = "error"
+            join.errors.append((str(thread.label if thread.label is not None else thread.branch_id), error.value))
+            if not join.continue_all and not join.aborting:
+                self.abort_join(join)
+        elif isinstance(error, BranchAborted):
+            status = "aborted"
+        elif error is not None:
+            status = "error"
+            join.errors.append((str(thread.branch_id), {"message": f"SystemError: {error!r}",
+                                                         "tags": ["SystemError"]}))
+            execution._internal_errors.append(error)
+            if not join.aborting:
+                self.abort_join(join)
+        execution._history.append(event(EventKind.BRANCH_ENDED, self.clock.now_ns, thread.branch_id, None,
+                                        label=thread.label, status=status))
+        self.admit(join)
+        # Let other parallel steps of this execution waiting at the per-execution cap go on.
+        for _ in range(len(self.branch_gate)):
+            waiting, _thread = self.branch_gate.popleft()
+            self.admit(waiting)
+        if join.remaining <= 0 or (join.aborting and not join.running):
+            join.remaining = 0
+            join.parent.waiting_on = None
+            if join.queue:
+                join.queue.clear()
+            self.wake(join.parent)
+
+    def abort_join(self, join: Join) -> None:
+        """Stop every branch of a parallel step at its next step boundary; queued ones never start."""
+        join.aborting = True
+        dropped = len(join.queue)
+        join.queue.clear()
+        join.remaining -= dropped
+        for thread in list(join.running):
+            self.abort_thread(thread)
+
+    def abort_thread(self, thread: WorkflowThread) -> None:
+        """Abort a thread: blocked ones are woken with BranchAborted, running ones stop at the next step."""
+        thread.aborted = True
+        if thread.waiting_on is not None:
+            self.abort_join(thread.waiting_on)
+        if thread.state is ThreadState.BLOCKED and thread.waiting_on is None:
+            if thread.cleanup is not None:
+                thread.cleanup()
+            self.wake(thread, None, BranchAborted())
+
+    # ------------------------------------------------------------------ time
+    def advance_clock_to(self, target_ns: int) -> None:
+        """Fire everything due up to ``target_ns`` instant by instant, running what each instant wakes."""
+        self.run_until_idle()
+        while True:
+            deadline = self.clock.next_deadline()
+            if deadline is None or deadline > target_ns:
+                break
+            self.fire_instant(deadline)
+            self.run_until_idle()
+        with self.lock:
+            if target_ns > self.clock.now_ns:
+                self.clock.set_now_ns(target_ns)
+
+    def fire_instant(self, deadline: int) -> None:
+        """Move to ``deadline``; fire internal timers due then, then scheduled actions."""
+        with self.lock:
+            self.clock.set_now_ns(max(deadline, self.clock.now_ns))
+            while (timer := self.clock.pop_due(self.clock.now_ns, user=False)) is not None:
+                timer.action()
+        self.run_due_actions()
+
+    def run_due_actions(self) -> bool:
+        """Run scheduled actions due now (outside the lock: they may send HTTP requests)."""
+        ran = False
+        while True:
+            with self.lock:
+                timer = self.clock.pop_due(self.clock.now_ns, user=True)
+            if timer is None:
+                return ran
+            ran = True
+            timer.action()
+
+    def run_until_idle(self, stop: Callable[[], bool] | None = None) -> None:
+        """Run threads until none can run (or ``stop()`` holds), never moving the clock."""
+        while True:
+            if stop is not None and stop():
+                return
+            if not self.run_one():
+                if not self.run_due_actions():
+                    return
+
+    def drive(self, done: Callable[[], bool], describe: Callable[[], str], *, what: str) -> None:
+        """Run, and move time when nothing else can, until ``done()``; raise DeadlockError when stuck."""
+        budget = self.settings.real_time_budget
+        started = _walltime.monotonic()
+        while True:
+            self.run_until_idle(done)
+            if done():
+                return
+            with self.lock:
+                if self.runnable:
+                    continue
+                if self.inflight:
+                    self.changed.wait(0.02)
+                    self._check_budget(started, budget, describe, what)
+                    continue
+                deadline = self.clock.next_deadline()
+                if deadline is None:
+                    raise DeadlockError(
+                        f"{what}: nothing can run and no timer is pending at {self.format_ns(self.clock.now_ns)}; "
+                        "every thread waits for something that will never happen",
+                        describe(),
+                    )
+                if not (self.settings.auto_advance and self.clock.auto_advance_enabled):
+                    raise DeadlockError(
+                        f"{what}: nothing can run until the timer at {self.format_ns(deadline)}, and auto-advance "
+                        "is off; move the clock with runtime.clock.advance(...) or advance_to(...)",
+                        describe(),
+                    )
+            self.fire_instant(deadline)
+            self._check_budget(started, budget, describe, what)
+
+    def _check_budget(self, started: float, budget: float, describe: Callable[[], str], what: str) -> None:
+        if _walltime.monotonic() - started > budget:
+            raise DeadlockError(
+                f"{what}: still not done after {budget:g} s of wall time (real_time_budget); "
+                f"virtual now is {self.format_ns(self.clock.now_ns)}",
+                describe(),
+            )
+
+    def request_started(self) -> None:
+        """A callback request is being handled on the server thread (under the lock)."""
+        self.inflight += 1
+
+    def request_finished(self) -> None:
+        """The request was answered (under the lock)."""
+        self.inflight -= 1
+        self.changed.notify_all()
+
+
+def internal_error(exc: BaseException) -> WorkflowError:
+    """A Workflows SystemError for an interpreter bug (the test report shows the Python error too)."""
+    return wf_error("SystemError", f"internal error in pytest-wfcallbacks: {exc!r}")

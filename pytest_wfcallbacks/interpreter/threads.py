@@ -1,0 +1,249 @@
+"""Interpreter threads, scopes and the signals they exchange with the scheduler.
+
+A `WorkflowThread` is one line of execution: the main routine of an execution
+or one parallel branch. Its body is a Python generator that yields only when it
+must stop: `BLOCK` when it waits (sleep, callback, branches, backoff) and
+`PREEMPT` at step boundaries under the random schedule. Whatever wakes it
+(a timer, a callback request, the last branch finishing) stores the value or
+error to resume with and puts it back on the run queue.
+
+The thread is also the *frame* that compiled expressions read variables from,
+and the *call context* standard-library functions receive.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+from ..errors import WorkflowError, type_error, value_error, wf_error
+from ..stdlib.registry import Function
+from ..values import key_error
+
+if TYPE_CHECKING:
+    from .scheduler import Join, Kernel
+
+
+class _Marker:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+#: Yielded by a thread that registered itself with whatever will wake it.
+BLOCK = _Marker("BLOCK")
+#: Yielded at step boundaries under the random schedule: "you may switch now".
+PREEMPT = _Marker("PREEMPT")
+
+
+class BranchAborted(BaseException):
+    """Unwinds a branch stopped by a failing sibling or a cancel; never caught by ``try`` steps."""
+
+
+class ThreadState(str, enum.Enum):
+    """Where a thread is."""
+
+    RUNNABLE = "runnable"
+    BLOCKED = "blocked"
+    QUEUED = "queued"
+    DONE = "done"
+
+
+class Scope:
+    """Variables of one scope; reads walk to the parents, writes update the owner.
+
+    ``shared`` is set on a parallel branch's scope: the parent names it may write.
+    """
+
+    __slots__ = ("parent", "shared", "vars")
+
+    def __init__(self, variables: dict[str, Any] | None = None, parent: Scope | None = None,
+                 shared: frozenset[str] | None = None) -> None:
+        self.vars: dict[str, Any] = variables if variables is not None else {}
+        self.parent = parent
+        self.shared = shared
+
+    def lookup(self, name: str) -> Any:
+        scope: Scope | None = self
+        while scope is not None:
+            variables = scope.vars
+            if name in variables:
+                return variables[name]
+            scope = scope.parent
+        raise key_error(name)
+
+    def assign(self, name: str, value: Any) -> None:
+        variables = self.vars
+        if name in variables:
+            variables[name] = value
+            return
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.vars:
+                scope.vars[name] = value
+                return
+            if scope.shared is not None and name not in scope.shared:
+                break
+            scope = scope.parent
+        variables[name] = value
+
+
+class WorkflowThread:
+    """One thread of an execution (main routine or a branch)."""
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        execution: Any,
+        *,
+        label: str | None,
+        branch_id: str | None,
+        scope: Scope,
+        parent: WorkflowThread | None = None,
+        nesting: int = 0,
+    ) -> None:
+        self.kernel = kernel
+        self.execution = execution
+        self.label = label
+        self.branch_id = branch_id
+        self.scope = scope
+        self.parent = parent
+        self.nesting = nesting
+        self.gen: Generator[Any, Any, Any] | None = None
+        self.state = ThreadState.QUEUED
+        self.depth = 0
+        self.routine = "main"
+        self.step: Any = None
+        self.resume_value: Any = None
+        self.resume_error: BaseException | None = None
+        self.aborted = False
+        self.join: Join | None = None  # the parallel step this branch belongs to
+        self.waiting_on: Join | None = None  # the parallel step this thread waits for
+        self.waiting: str = ""
+        self.cleanup: Callable[[], None] | None = None
+        self.implicit_string_concat = kernel.settings.implicit_string_concat
+        self.preempt = kernel.settings.schedule == "random"
+
+    # ------------------------------------------------------------------ frame
+    def lookup(self, name: str) -> Any:
+        """Read a variable (KeyError Workflows error when unset)."""
+        return self.scope.lookup(name)
+
+    def call(self, function: Function, args: list[Any]) -> Any:
+        """Call a non-blocking standard-library function."""
+        if function.context:
+            return function.impl(self, *args)
+        return function.impl(*args)
+
+    def call_subworkflow(self, name: str, args: list[Any]) -> Any:
+        """Run a non-blocking subworkflow to completion inside an expression."""
+        engine = self.execution._engine
+        gen = engine.call_routine_positional(name, args, self)
+        try:
+            signal = gen.send(None)
+            while True:
+                if signal is PREEMPT:
+                    signal = gen.send(None)
+                    continue
+                gen.close()
+                raise wf_error("SystemError", f"subworkflow {name} blocked inside an expression")
+        except StopIteration as stop:
+            return stop.value
+
+    # ------------------------------------------------------------------ call context
+    @property
+    def random(self) -> random.Random:
+        """The runtime's seeded random source."""
+        return self.kernel.ids
+
+    def now(self) -> float:
+        """Virtual epoch seconds."""
+        return self.kernel.clock.time()
+
+    def get_env(self, name: str) -> str | None:
+        """Built-in and user environment variables."""
+        return self.execution._env.get(name)
+
+    def sleep(self, seconds: float) -> Generator[Any, Any, None]:
+        """Block until the virtual clock reaches now + seconds."""
+        kernel = self.kernel
+        from ..clock import seconds_to_ns
+
+        deadline = kernel.clock.now_ns + seconds_to_ns(seconds)
+        with kernel.lock:
+            timer = kernel.clock.call_at(deadline, lambda: kernel.wake(self), label=f"sleep ({self.describe()})")
+            self.block(f"sleep until {kernel.format_ns(deadline)}", timer.cancel)
+        yield BLOCK
+        self.take_resume()
+
+    def sleep_until_ns(self, deadline: int) -> Generator[Any, Any, None]:
+        """Block until an absolute virtual instant (returns at once for the past)."""
+        if deadline <= self.kernel.clock.now_ns:
+            return
+        from ..clock import NS
+
+        yield from self.sleep((deadline - self.kernel.clock.now_ns) / NS)
+
+    def create_callback(self, method: str) -> dict[str, Any]:
+        """Create a callback endpoint of this execution."""
+        return self.execution._create_callback(self, method)
+
+    def await_callback(self, callback: dict[str, Any], timeout: float) -> Generator[Any, Any, Any]:
+        """Wait for one request on an endpoint (TimeoutError after ``timeout`` virtual seconds)."""
+        return self.execution._await_callback(self, callback, timeout)
+
+    def log(self, severity: str, payload: Any) -> None:
+        """Record a log entry."""
+        self.execution._log(self, severity, payload)
+
+    def http_request(self, request: dict[str, Any]) -> Generator[Any, Any, Any]:
+        """Perform an outbound HTTP request through the runtime's mock router."""
+        return self.execution._runtime._http.request(self, request)
+
+    # ------------------------------------------------------------------ blocking
+    def block(self, waiting: str, cleanup: Callable[[], None] | None = None) -> None:
+        """Mark the thread blocked (call under the kernel lock, then yield BLOCK)."""
+        self.state = ThreadState.BLOCKED
+        self.waiting = waiting
+        self.cleanup = cleanup
+
+    def take_resume(self) -> Any:
+        """After a BLOCK: the value to resume with (errors are thrown into the generator instead)."""
+        value = self.resume_value
+        self.resume_value = None
+        return value
+
+    def describe(self) -> str:
+        """``main`` or ``branch <id>``."""
+        return "main" if self.branch_id is None else f"branch {self.branch_id}"
+
+    def step_name(self) -> str:
+        """The current step name ('' before the first step)."""
+        return getattr(self.step, "name", "") if self.step is not None else ""
+
+
+def check_timeout(timeout: Any, name: str = "timeout") -> float:
+    """A non-negative number of seconds."""
+    if type(timeout) not in (int, float):
+        raise type_error(f"{name} must be a number of seconds")
+    if timeout < 0:
+        raise value_error(f"{name} must not be negative")
+    return float(timeout)
+
+
+__all__ = [
+    "BLOCK",
+    "PREEMPT",
+    "BranchAborted",
+    "Scope",
+    "ThreadState",
+    "WorkflowError",
+    "WorkflowThread",
+    "check_timeout",
+]

@@ -1,0 +1,137 @@
+"""The pytest plugin (``pytest11`` entry point): fixtures, marker, options, teardown check."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Generator, Iterator
+from typing import Any
+
+import pytest
+
+from .errors import WfCallbacksError
+from .runtime import WorkflowRuntime
+from .server import WorkflowServer
+from .settings import SETTING_NAMES
+
+_LIVE: weakref.WeakSet[WorkflowRuntime] = weakref.WeakSet()
+_REPORT_KEY = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+_INI_OPTIONS: dict[str, tuple[str, str, Any]] = {
+    # name: (type, help, default)
+    "wfcallbacks_seed": ("string", "default scheduling/id seed for workflow_runtime", "0"),
+    "wfcallbacks_project": ("string", "project id the runtime reports", "test-project"),
+    "wfcallbacks_location": ("string", "location the runtime reports", "us-central1"),
+    "wfcallbacks_schedule": ("string", "thread schedule: ordered or random", "ordered"),
+    "wfcallbacks_implicit_string_concat": ("bool", "allow \"a\" + 1 (DECISIONS.md #15)", False),
+    "wfcallbacks_auto_advance": ("bool", "drives move virtual time when nothing can run", True),
+    "wfcallbacks_check_at_teardown": ("bool", "run runtime.check() after each test", True),
+    "wfcallbacks_real_time_budget": ("string", "wall-clock seconds one drive may take", "30"),
+    "wfcallbacks_callback_auth": ("string", "bearer token callback requests must carry (empty: off)", ""),
+}
+
+
+def live_runtimes() -> list[WorkflowRuntime]:
+    """Runtimes not yet closed (for assertion reports)."""
+    return [r for r in _LIVE if not r._closed]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("wfcallbacks", "Google Cloud Workflows test runtime (pytest-wfcallbacks)")
+    group.addoption("--wf-seed", action="store", type=int, default=None, dest="wf_seed",
+                    help="scheduling and id seed for every workflow_runtime (rerun a failure with its seed)")
+    for name, (kind, help_text, default) in _INI_OPTIONS.items():
+        parser.addini(name, help_text, type=kind, default=default)  # type: ignore[arg-type]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "workflow_runtime(**settings): settings for the workflow_runtime fixture of this test "
+        f"({', '.join(SETTING_NAMES)})",
+    )
+
+
+def _ini_settings(config: pytest.Config) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    try:
+        settings["seed"] = int(config.getini("wfcallbacks_seed"))
+        settings["real_time_budget"] = float(config.getini("wfcallbacks_real_time_budget"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"wfcallbacks ini option: {exc}") from None
+    settings["project"] = config.getini("wfcallbacks_project")
+    settings["location"] = config.getini("wfcallbacks_location")
+    settings["schedule"] = config.getini("wfcallbacks_schedule")
+    settings["implicit_string_concat"] = bool(config.getini("wfcallbacks_implicit_string_concat"))
+    settings["auto_advance"] = bool(config.getini("wfcallbacks_auto_advance"))
+    settings["check_at_teardown"] = bool(config.getini("wfcallbacks_check_at_teardown"))
+    token = config.getini("wfcallbacks_callback_auth")
+    if token:
+        settings["callback_auth"] = token
+    return settings
+
+
+def runtime_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Effective settings for a test: ini options, then the marker, then ``--wf-seed``."""
+    settings = _ini_settings(request.config)
+    for marker in reversed(list(request.node.iter_markers("workflow_runtime"))):
+        if marker.args:
+            raise pytest.UsageError("@pytest.mark.workflow_runtime takes keyword settings only, e.g. (seed=3)")
+        settings.update(marker.kwargs)
+    seed = request.config.getoption("wf_seed")
+    if seed is not None:
+        settings["seed"] = seed
+    return settings
+
+
+@pytest.fixture(scope="session")
+def workflow_server() -> Iterator[WorkflowServer]:
+    """The loopback HTTP server (127.0.0.1, ephemeral port) that serves every runtime's callback endpoints.
+
+    One per session (one per pytest-xdist worker); shared by all ``workflow_runtime`` fixtures.
+    """
+    server = WorkflowServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def workflow_runtime(request: pytest.FixtureRequest, workflow_server: WorkflowServer) -> Iterator[WorkflowRuntime]:
+    """A fresh Google Cloud Workflows runtime: virtual clock, executions, callback endpoints, HTTP mocks.
+
+    ``workflow_runtime.execute("flow.yaml", argument)`` starts an execution; ``execution.wait_for_callback()``
+    returns the callback whose ``url`` your service calls over real HTTP; ``execution.result()`` drives to
+    the end, moving virtual time only when nothing else can (a 12-hour timeout takes milliseconds).
+    Settings: ``@pytest.mark.workflow_runtime(seed=..., start_time=..., env=..., callback_auth=...,
+    schedule="random", limits={...})``, ``wfcallbacks_*`` ini options, ``--wf-seed``. After the test,
+    ``check()`` reports server errors and unmocked outbound calls; ACTIVE executions are cancelled.
+    """
+    try:
+        runtime = WorkflowRuntime(server=workflow_server, **runtime_settings(request))
+    except (TypeError, ValueError) as exc:
+        raise pytest.UsageError(f"workflow_runtime settings: {exc}") from None
+    _LIVE.add(runtime)
+    try:
+        yield runtime
+        reports = request.node.stash.get(_REPORT_KEY, {})
+        call = reports.get("call")
+        if runtime.settings.check_at_teardown and call is not None and call.passed:
+            runtime.check()
+    finally:
+        runtime.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport,
+                                                                                              pytest.TestReport]:
+    report = yield
+    item.stash.setdefault(_REPORT_KEY, {})[report.when] = report
+    if report.failed and report.when == "call":
+        funcargs = getattr(item, "funcargs", {})
+        runtime = funcargs.get("workflow_runtime")
+        if isinstance(runtime, WorkflowRuntime) and call.excinfo is not None and not isinstance(
+            call.excinfo.value, WfCallbacksError
+        ):
+            report.sections.append(("workflow runtime state", runtime.render_state()))
+    return report

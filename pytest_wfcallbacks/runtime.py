@@ -1,0 +1,885 @@
+"""WorkflowRuntime, Workflow and Execution: the public objects a test drives.
+
+A runtime owns one virtual clock, one kernel (threads, run queue, lock), a
+seeded id source, an outbound-HTTP mock router, and every execution started on
+it. Callback requests arrive on the shared loopback server's threads and are
+answered by `WorkflowRuntime._handle_callback_request` under the kernel lock;
+everything else runs on the test's thread, inside ``execute`` and the drive
+methods of `Execution`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import os
+import threading
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .callbacks import Callback, CallbackResponse, Endpoint, Waiter, decode_body, error_envelope, go_time_string
+from .clock import NS, VirtualClock, datetime_to_ns, ns_to_datetime, seconds_to_ns
+from .definition import Definition, build_definition
+from .errors import (
+    DeadlockError,
+    ExecutionCancelled,
+    WfCallbacksError,
+    WorkflowError,
+    WorkflowFailed,
+    WorkflowSyntaxError,
+    value_error,
+    wf_error,
+)
+from .history import EventKind, HistoryEvent, event
+from .interpreter.engine import Engine
+from .interpreter.scheduler import Kernel
+from .interpreter.threads import BLOCK, BranchAborted, Scope, ThreadState, WorkflowThread
+from .outbound import OutboundHttp
+from .settings import Settings, make_settings
+from .source import load_source, looks_like_path
+from .stdlib import load_all
+from .values import copy_value, from_python, json_encode, value_size
+
+
+class ExecutionState(str, enum.Enum):
+    """State of an execution (a ``str`` enum: ``state == "ACTIVE"`` holds)."""
+
+    ACTIVE = "ACTIVE"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ExecutionFinished(WfCallbacksError):
+    """A drive waited for something (a new callback, an await) but the execution ended first."""
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One ``sys.log`` entry."""
+
+    severity: str
+    payload: Any
+    ns: int
+    branch: str | None = None
+    step: str | None = None
+
+    @property
+    def time(self) -> datetime:
+        """Virtual time of the entry."""
+        return ns_to_datetime(self.ns)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One distinct way an execution ended (`WorkflowRuntime.explore`)."""
+
+    state: ExecutionState
+    value: Any
+    error: Any
+    seed: int
+
+    @property
+    def tags(self) -> list[str]:
+        """Error tags (empty when it succeeded)."""
+        if isinstance(self.error, dict) and isinstance(self.error.get("tags"), list):
+            return [t for t in self.error["tags"] if isinstance(t, str)]
+        return []
+
+
+class Workflow:
+    """A deployed workflow."""
+
+    def __init__(self, runtime: WorkflowRuntime, name: str, definition: Definition, env: dict[str, str]) -> None:
+        self._runtime = runtime
+        self.name = name
+        self.definition = definition
+        self.env = env
+
+    @property
+    def source(self) -> str:
+        """The file it was loaded from, or ``<workflow>``."""
+        return self.definition.source.file
+
+    def execute(self, argument: Any = None) -> Execution:
+        """Start an execution and run it until every thread blocks or ends (the clock does not move)."""
+        return self._runtime.execute(self, argument)
+
+    def run(self, argument: Any = None) -> Execution:
+        """Start an execution and drive it to the end."""
+        return self._runtime.run(self, argument)
+
+    def __repr__(self) -> str:
+        return f"<Workflow {self.name} from {self.source}>"
+
+
+class Execution:
+    """One execution of a workflow, driven by the test."""
+
+    def __init__(self, runtime: WorkflowRuntime, workflow: Workflow, execution_id: str, argument: Any) -> None:
+        self._runtime = runtime
+        self.workflow = workflow
+        self.id = execution_id
+        settings = runtime.settings
+        self.name = (f"projects/{settings.project}/locations/{settings.location}/workflows/{workflow.name}"
+                     f"/executions/{execution_id}")
+        self.argument = argument
+        self.state = ExecutionState.ACTIVE
+        self.error: Any = None
+        self.value: Any = None
+        self._history: list[HistoryEvent] = []
+        self._steps = 0
+        self._endpoints: dict[str, Endpoint] = {}
+        self._endpoints_by_url: dict[str, Endpoint] = {}
+        self._returned_callbacks = 0
+        self._logs: list[LogEntry] = []
+        self._internal_errors: list[BaseException] = []
+        self._failure_where: str = ""
+        self._start_ns = runtime.clock.now_ns
+        self._end_ns: int | None = None
+        self._await_seq = 0
+        self._env = {
+            "GOOGLE_CLOUD_PROJECT_ID": settings.project,
+            "GOOGLE_CLOUD_PROJECT_NUMBER": settings.project_number,
+            "GOOGLE_CLOUD_LOCATION": settings.location,
+            "GOOGLE_CLOUD_SERVICE_ACCOUNT_NAME": settings.service_account,
+            "GOOGLE_CLOUD_WORKFLOW_ID": workflow.name,
+            "GOOGLE_CLOUD_WORKFLOW_REVISION_ID": "000001-abc",
+            "GOOGLE_CLOUD_WORKFLOW_EXECUTION_ID": execution_id,
+            **settings.env,
+            **workflow.env,
+        }
+        self._engine = Engine(workflow.definition, self)
+        kernel = runtime._kernel
+        self._main = WorkflowThread(kernel, self, label=None, branch_id=None, scope=Scope())
+        self._deadline_timer = runtime.clock.call_at(
+            self._start_ns + seconds_to_ns(settings.limits.execution_seconds), self._on_duration_limit,
+            label=f"execution {execution_id} duration limit")
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def logs(self) -> list[LogEntry]:
+        """``sys.log`` entries, in order."""
+        return list(self._logs)
+
+    @property
+    def callbacks(self) -> list[Callback]:
+        """Callback endpoints in creation order."""
+        return [Callback(ep) for ep in self._endpoints.values()]
+
+    @property
+    def history(self) -> list[HistoryEvent]:
+        """Every event so far (frozen)."""
+        with self._runtime._kernel.lock:
+            return list(self._history)
+
+    @property
+    def tags(self) -> list[str]:
+        """The error's tags (empty unless FAILED with a map error)."""
+        return WorkflowFailed(self, self.error).tags if self.error is not None else []
+
+    @property
+    def start_time(self) -> datetime:
+        """Virtual start time."""
+        return ns_to_datetime(self._start_ns)
+
+    @property
+    def end_time(self) -> datetime | None:
+        """Virtual end time (None while ACTIVE)."""
+        return None if self._end_ns is None else ns_to_datetime(self._end_ns)
+
+    @property
+    def duration(self) -> float | None:
+        """Virtual seconds from start to end (None while ACTIVE)."""
+        return None if self._end_ns is None else (self._end_ns - self._start_ns) / NS
+
+    @property
+    def steps_executed(self) -> int:
+        """Steps run so far (the service's step count)."""
+        return self._steps
+
+    def branch_order(self, step: str) -> list[str]:
+        """Labels of parallel branches in the order they first entered ``step``."""
+        seen: list[str] = []
+        labels = self._branch_labels()
+        for item in self.history:
+            if item.kind is EventKind.STEP_ENTERED and item.step == step and item.branch is not None:
+                label = labels.get(item.branch, item.branch)
+                if label not in seen:
+                    seen.append(label)
+        return seen
+
+    def _branch_labels(self) -> dict[str, str]:
+        labels: dict[str, str] = {}
+        for item in self._history:
+            if item.kind is EventKind.BRANCH_STARTED and item.branch is not None:
+                labels[item.branch] = str(item.details.get("label"))
+        return labels
+
+    def _is_active(self) -> bool:
+        return self.state is ExecutionState.ACTIVE
+
+    # ------------------------------------------------------------------ driving
+    def _threads(self) -> list[WorkflowThread]:
+        return [t for t in self._runtime._kernel.threads if t.execution is self and t.state is not ThreadState.DONE]
+
+    def _drive(self, done: Callable[[], bool], what: str) -> None:
+        self._runtime._kernel.drive(done, lambda: self._runtime.render_state(), what=what)
+
+    def wait(self) -> Execution:
+        """Drive to the end (moving virtual time when nothing else can); returns the execution."""
+        self._drive(lambda: not self._is_active(), f"waiting for execution {self.id} to end")
+        return self
+
+    def result(self) -> Any:
+        """Drive to the end and return the value; raises WorkflowFailed or ExecutionCancelled."""
+        self.wait()
+        return self._result_or_raise()
+
+    def _result_or_raise(self) -> Any:
+        if self.state is ExecutionState.FAILED:
+            raise WorkflowFailed(self, self.error, self._runtime.failure_report(self))
+        if self.state is ExecutionState.CANCELLED:
+            raise ExecutionCancelled(self)
+        return self.value
+
+    def wait_for_callback(self) -> Callback:
+        """Drive until the execution creates a callback endpoint not returned before; return it."""
+        self._drive(lambda: len(self._endpoints) > self._returned_callbacks or not self._is_active(),
+                    f"waiting for execution {self.id} to create a callback endpoint")
+        return self._next_callback()
+
+    def _next_callback(self) -> Callback:
+        if len(self._endpoints) > self._returned_callbacks:
+            endpoint = list(self._endpoints.values())[self._returned_callbacks]
+            self._returned_callbacks += 1
+            return Callback(endpoint)
+        if self.state is ExecutionState.FAILED:
+            raise WorkflowFailed(self, self.error, self._runtime.failure_report(self))
+        raise ExecutionFinished(
+            f"execution {self.id} ended ({self.state.value}) without creating another callback endpoint "
+            f"({self._returned_callbacks} returned before)\n{self._runtime.render_state()}"
+        )
+
+    def wait_until_awaiting(self, callback: Callback | None = None) -> Execution:
+        """Drive until a thread waits in ``events.await_callback`` (on ``callback`` when given)."""
+        endpoints = [callback._endpoint] if callback is not None else None
+
+        def awaiting() -> bool:
+            candidates = endpoints if endpoints is not None else list(self._endpoints.values())
+            return any(ep.waiters for ep in candidates) or not self._is_active()
+
+        self._drive(awaiting, f"waiting for execution {self.id} to await a callback")
+        if not any(ep.waiters for ep in (endpoints or list(self._endpoints.values()))):
+            if self.state is ExecutionState.FAILED:
+                raise WorkflowFailed(self, self.error, self._runtime.failure_report(self))
+            raise ExecutionFinished(
+                f"execution {self.id} ended ({self.state.value}) before awaiting a callback\n"
+                f"{self._runtime.render_state()}")
+        return self
+
+    def run_until_idle(self) -> Execution:
+        """Run what can run without moving the clock."""
+        self._runtime._kernel.run_until_idle()
+        return self
+
+    def cancel(self) -> None:
+        """Cancel the execution: threads stop, endpoints answer 404 from now on."""
+        self._runtime._cancel(self)
+
+    # ------------------------------------------------------------------ async twins
+    async def _drive_async(self, done: Callable[[], bool], what: str) -> None:
+        kernel = self._runtime._kernel
+        loop_turns = 3
+        while True:
+            kernel.run_until_idle(done)
+            if done():
+                return
+            # Give the test's event loop turns: an async service may be about to send a callback.
+            for _ in range(loop_turns):
+                await asyncio.sleep(0)
+            with kernel.lock:
+                progressed = bool(kernel.runnable) or kernel.inflight > 0
+            if progressed:
+                if kernel.inflight:
+                    await asyncio.sleep(0.001)
+                continue
+            # One bounded step of the synchronous drive: fire the next instant.
+            await asyncio.to_thread(self._advance_one_instant, done, what)
+
+    def _advance_one_instant(self, done: Callable[[], bool], what: str) -> None:
+        kernel = self._runtime._kernel
+        fired = {"n": 0}
+
+        def once() -> bool:
+            if done():
+                return True
+            fired["n"] += 1
+            return fired["n"] > 1
+
+        kernel.drive(once, lambda: self._runtime.render_state(), what=what)
+
+    async def wait_async(self) -> Execution:
+        """`wait` that lets the event loop run while the execution waits."""
+        await self._drive_async(lambda: not self._is_active(), f"waiting for execution {self.id} to end")
+        return self
+
+    async def result_async(self) -> Any:
+        """`result` that lets the event loop run while the execution waits."""
+        await self.wait_async()
+        return self._result_or_raise()
+
+    async def wait_for_callback_async(self) -> Callback:
+        """`wait_for_callback` that lets the event loop run."""
+        await self._drive_async(lambda: len(self._endpoints) > self._returned_callbacks or not self._is_active(),
+                                f"waiting for execution {self.id} to create a callback endpoint")
+        return self._next_callback()
+
+    async def wait_until_awaiting_async(self, callback: Callback | None = None) -> Execution:
+        """`wait_until_awaiting` that lets the event loop run."""
+        endpoints = [callback._endpoint] if callback is not None else None
+
+        def awaiting() -> bool:
+            candidates = endpoints if endpoints is not None else list(self._endpoints.values())
+            return any(ep.waiters for ep in candidates) or not self._is_active()
+
+        await self._drive_async(awaiting, f"waiting for execution {self.id} to await a callback")
+        return self
+
+    # ------------------------------------------------------------------ interpreter hooks
+    def _record(self, kind: EventKind, th: WorkflowThread | None, **details: Any) -> None:
+        clock = self._runtime.clock
+        step = th.step_name() if th is not None else None
+        self._history.append(event(kind, clock.now_ns, th.branch_id if th is not None else None, step or None,
+                                   **details))
+
+    def _create_callback(self, th: WorkflowThread, method: str) -> dict[str, Any]:
+        runtime = self._runtime
+        kernel = runtime._kernel
+        with kernel.lock:
+            callback_id = f"{runtime._uuid()}_{runtime._uuid()}"
+            settings = runtime.settings
+            path = (f"/v1/projects/{settings.project}/locations/{settings.location}/workflows/{self.workflow.name}"
+                    f"/executions/{self.id}/callbacks/{callback_id}")
+            url = runtime.base_url + path
+            name = (f"projects/{settings.project}/locations/{settings.location}/workflows/{self.workflow.name}"
+                    f"/executions/{self.id}/callback/{callback_id}")
+            endpoint = Endpoint(callback_id, method, url, path, name, self, runtime.clock.now_ns)
+            self._endpoints[callback_id] = endpoint
+            self._endpoints_by_url[url] = endpoint
+            self._record(EventKind.CALLBACK_CREATED, th, callback_id=callback_id, method=method, url=url)
+        return {"url": url}
+
+    def _await_callback(self, th: WorkflowThread, callback: dict[str, Any], timeout: float) -> Generator[Any, Any, Any]:
+        runtime = self._runtime
+        kernel = runtime._kernel
+        url = callback["url"]
+        with kernel.lock:
+            endpoint = self._endpoints_by_url.get(url)
+            if endpoint is None:
+                owner = runtime._endpoint_for_url(url)
+                if owner is not None:
+                    raise value_error("this callback endpoint belongs to another execution; "
+                                      "a callback can only be awaited by the execution that created it")
+                raise value_error(f"no callback endpoint with url {url!r} in this execution")
+            endpoint.awaits += 1
+            self._await_seq += 1
+            self._record(EventKind.CALLBACK_AWAITED, th, callback_id=endpoint.id, timeout=timeout)
+            if endpoint.stored:
+                payload = endpoint.stored.popleft()
+                endpoint.delivered += 1
+                self._record(EventKind.CALLBACK_DELIVERED, th, callback_id=endpoint.id, stored=True)
+                return payload
+            waiter = Waiter(th, self._await_seq)
+            endpoint.waiters.append(waiter)
+
+            def on_timeout() -> None:
+                if waiter in endpoint.waiters:
+                    endpoint.waiters.remove(waiter)
+                    self._record(EventKind.TIMER_FIRED, th, callback_id=endpoint.id, reason="await_callback timeout")
+                    kernel.wake(th, None, wf_error(
+                        "TimeoutError", f"await_callback timed out after {timeout:g} seconds waiting for "
+                        f"callback {endpoint.id}"))
+
+            waiter.timer = runtime.clock.call_at(runtime.clock.now_ns + seconds_to_ns(timeout), on_timeout,
+                                                 label=f"await_callback timeout ({th.describe()})")
+
+            def cleanup() -> None:
+                if waiter in endpoint.waiters:
+                    endpoint.waiters.remove(waiter)
+                if waiter.timer is not None:
+                    waiter.timer.cancel()
+
+            deadline = runtime.clock.now_ns + seconds_to_ns(timeout)
+            th.block(f"await_callback on {endpoint.method} callback {endpoint.id} (times out at "
+                     f"{kernel.format_ns(deadline)})", cleanup)
+            while endpoint.on_await:
+                pending = endpoint.on_await.popleft()
+                cb = Callback(endpoint)
+                runtime.clock.call_at(runtime.clock.now_ns, lambda cb=cb, kw=pending.kwargs: cb.send(**kw),
+                                      user=True, label=f"send_on_await {endpoint.id}")
+        payload = yield BLOCK
+        return payload
+
+    def _log(self, th: WorkflowThread, severity: str, payload: Any) -> None:
+        entry = LogEntry(severity, copy_value(payload), self._runtime.clock.now_ns, th.branch_id, th.step_name())
+        self._logs.append(entry)
+        self._record(EventKind.LOG, th, severity=severity, payload=entry.payload)
+        self._runtime._emit_log(self, entry)
+
+    def _on_duration_limit(self) -> None:
+        if self._is_active():
+            self._fail(wf_error("TimeoutError", "the execution ran longer than the one-year duration limit"))
+
+    def _fail(self, error: WorkflowError) -> None:
+        self._runtime._end_execution(self, ExecutionState.FAILED, None, error)
+
+    def __repr__(self) -> str:
+        return f"<Execution {self.id} {self.state.value} of {self.workflow.name}>"
+
+
+class WorkflowRuntime:
+    """Runs workflows on a virtual clock and serves their callbacks on loopback.
+
+    Use it through the ``workflow_runtime`` fixture, or directly::
+
+        with WorkflowRuntime(seed=3) as runtime:
+            execution = runtime.execute("workflow.yaml")
+    """
+
+    def __init__(self, *, server: Any = None, **settings: Any) -> None:
+        self.settings: Settings = make_settings(**settings)
+        self.clock = VirtualClock(self.settings.start_time)
+        self._kernel = Kernel(self.settings, self.clock)
+        self.clock._driver = self._kernel
+        self._kernel.on_thread_done = self._thread_done
+        self._registry = load_all()
+        self._own_server = server is None
+        if server is None:
+            from .server import WorkflowServer
+
+            server = WorkflowServer()
+        self._server = server
+        self._closed = False
+        self.executions: list[Execution] = []
+        self._workflows: dict[str, Workflow] = {}
+        self._server_errors: list[str] = []
+        self._http = OutboundHttp(self)
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
+        self._log_listeners: list[Callable[[Execution, LogEntry], None]] = []
+        self._deploy_counter = 0
+
+    # ------------------------------------------------------------------ public
+    @property
+    def base_url(self) -> str:
+        """The loopback server's base URL (``http://127.0.0.1:<port>``)."""
+        return str(self._server.base_url)
+
+    @property
+    def http(self) -> Any:
+        """The respx router that answers the workflows' ``http.*`` calls."""
+        return self._http.router
+
+    @property
+    def workflows(self) -> dict[str, Workflow]:
+        """Deployed workflows by name."""
+        return dict(self._workflows)
+
+    def deploy(self, source: Any, *, name: str | None = None, env: dict[str, str] | None = None) -> Workflow:
+        """Validate a definition like a deploy does; raises WorkflowSyntaxError with file, line, column, step."""
+        loaded = load_source(source)
+        definition = build_definition(loaded, self._registry, self.settings.limits)
+        if name is None:
+            if looks_like_path(source):
+                base = Path(os.fspath(source)).name
+                for suffix in (".workflows.yaml", ".workflows.json", ".yaml", ".yml", ".json"):
+                    if base.endswith(suffix):
+                        base = base[: -len(suffix)]
+                        break
+                name = base.replace(".", "-").replace("_", "-") or "workflow"
+            else:
+                self._deploy_counter += 1
+                name = "workflow" if self._deploy_counter == 1 else f"workflow-{self._deploy_counter}"
+        for key, value in (env or {}).items():
+            if not isinstance(key, str) or not isinstance(value, str) or key.startswith(("GOOGLE_", "WORKFLOWS_")):
+                raise WorkflowSyntaxError(f"invalid env variable {key!r}: names must not start with GOOGLE_ or "
+                                          "WORKFLOWS_ and values must be strings")
+        workflow = Workflow(self, name, definition, dict(env or {}))
+        self._workflows[name] = workflow
+        return workflow
+
+    def _workflow(self, workflow_or_source: Any) -> Workflow:
+        if isinstance(workflow_or_source, Workflow):
+            if workflow_or_source._runtime is not self:
+                raise WfCallbacksError("this workflow was deployed on another runtime")
+            return workflow_or_source
+        return self.deploy(workflow_or_source)
+
+    def execute(self, workflow_or_source: Any, argument: Any = None) -> Execution:
+        """Start an execution and run until every thread blocks or ends, without moving the clock."""
+        self._check_open()
+        workflow = self._workflow(workflow_or_source)
+        try:
+            value = from_python(argument, where="execution argument")
+        except ValueError as exc:
+            raise WfCallbacksError(str(exc)) from None
+        if value is not None:
+            size = len(json_encode(value).encode("utf-8"))
+            if size > self.settings.limits.argument_bytes:
+                raise WfCallbacksError(
+                    f"execution argument is {size} bytes; the limit is {self.settings.limits.argument_bytes}")
+        execution_id = self._new_execution_id()
+        execution = Execution(self, workflow, execution_id, value)
+        self.executions.append(execution)
+        execution._record(EventKind.EXECUTION_STARTED, None, argument=copy_value(value))
+        self._kernel.start(execution._main, execution._engine.run_main(execution._main, copy_value(value)))
+        self._kernel.run_until_idle()
+        return execution
+
+    def run(self, workflow_or_source: Any, argument: Any = None) -> Execution:
+        """Start an execution and drive it to the end (`Execution.wait`)."""
+        return self.execute(workflow_or_source, argument).wait()
+
+    def at(self, when: datetime | float, action: Callable[[], Any]) -> None:
+        """Run ``action()`` when the virtual clock reaches ``when`` (datetime or epoch seconds)."""
+        target = datetime_to_ns(when) if isinstance(when, datetime) else seconds_to_ns(float(when))
+        if target < self.clock.now_ns:
+            raise WfCallbacksError(f"cannot schedule in the past: now is {self.clock.now().isoformat()}")
+        with self._kernel.lock:
+            self.clock.call_at(target, action, user=True, label=getattr(action, "__name__", "action"))
+
+    def after(self, seconds: float, action: Callable[[], Any]) -> None:
+        """Run ``action()`` ``seconds`` of virtual time from now."""
+        if seconds < 0:
+            raise WfCallbacksError("after() needs a non-negative delay")
+        with self._kernel.lock:
+            self.clock.call_at(self.clock.now_ns + seconds_to_ns(seconds), action, user=True,
+                               label=getattr(action, "__name__", "action"))
+
+    def explore(self, workflow_or_source: Any, argument: Any = None, *, runs: int = 20) -> list[Outcome]:
+        """Run under ``runs`` random schedules (seeds 0..runs-1); return the distinct outcomes, one seed each."""
+        workflow = self._workflow(workflow_or_source)
+        outcomes: list[Outcome] = []
+        seen: set[str] = set()
+        for seed in range(runs):
+            overrides = {name: getattr(self.settings, name) for name in ("project", "location", "env",
+                                                                          "implicit_string_concat", "limits",
+                                                                          "start_time", "real_time_budget")}
+            with WorkflowRuntime(server=self._server, seed=seed, schedule="random", **overrides) as probe:
+                probe._http.router = self._http.router
+                execution = probe.execute(workflow.definition.source.data if workflow.definition.source.text is None
+                                          else workflow.definition.source.text, argument)
+                execution.wait()
+                outcome = Outcome(execution.state, execution.value, execution.error, seed)
+            key = json_encode([outcome.state.value, _plain(outcome.value), _plain(outcome.error)])
+            if key not in seen:
+                seen.add(key)
+                outcomes.append(outcome)
+        return outcomes
+
+    def check(self) -> None:
+        """Raise one grouped report of background problems (server errors, unmocked outbound calls)."""
+        problems: list[str] = []
+        if self._server_errors:
+            problems.append("errors on the callback server thread:")
+            problems.extend(f"  - {item}" for item in self._server_errors)
+        unmocked = self._http.unmocked
+        if unmocked:
+            problems.append("outbound HTTP calls no mock answered (add routes on workflow_runtime.http):")
+            problems.extend(f"  - {item}" for item in unmocked)
+        internal = [e for ex in self.executions for e in ex._internal_errors]
+        if internal:
+            problems.append("internal interpreter errors (please report them):")
+            problems.extend(f"  - {item!r}" for item in internal)
+        if problems:
+            raise WfCallbacksError("\n".join(["pytest-wfcallbacks found problems after the test:", *problems,
+                                              "", self.render_state()]))
+
+    def close(self) -> None:
+        """Cancel executions still ACTIVE (quietly), stop routing their callbacks, free the server."""
+        if self._closed:
+            return
+        for execution in self.executions:
+            if execution._is_active():
+                self._cancel(execution)
+        self._closed = True
+        self._server.unregister_runtime(self)
+        if self._client is not None:
+            self._client.close()
+        if self._own_server:
+            self._server.close()
+
+    def __enter__(self) -> WorkflowRuntime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ reports
+    def render_state(self) -> str:
+        """The state table used in failure reports."""
+        from .assertions import render_runtime_state
+
+        return render_runtime_state(self)
+
+    def failure_report(self, execution: Execution) -> str:
+        """Text for WorkflowFailed: the error, where it happened, and the state table."""
+        from .assertions import render_failure
+
+        return render_failure(execution)
+
+    # ------------------------------------------------------------------ internals
+    def _check_open(self) -> None:
+        if self._closed:
+            raise WfCallbacksError("this WorkflowRuntime is closed")
+
+    def _uuid(self) -> str:
+        import uuid
+
+        return str(uuid.UUID(int=self._kernel.ids.getrandbits(128), version=4))
+
+    def _new_execution_id(self) -> str:
+        for _ in range(100):
+            candidate = self._uuid()
+            if self._server.register_execution(candidate, self):
+                return candidate
+        raise WfCallbacksError("could not allocate a unique execution id")
+
+    def _endpoint_for_url(self, url: str) -> Endpoint | None:
+        for execution in self.executions:
+            if url in execution._endpoints_by_url:
+                return execution._endpoints_by_url[url]
+        return None
+
+    def _thread_done(self, thread: WorkflowThread, value: Any, error: BaseException | None) -> None:
+        execution: Execution = thread.execution
+        if not execution._is_active():
+            return
+        if error is None:
+            try:
+                json_encode(value)
+            except WorkflowError as exc:
+                self._end_execution(execution, ExecutionState.FAILED, None, wf_error(
+                    "TypeError", f"the execution result cannot be returned: {exc.value.get('message')}"))
+                return
+            if value is not None and value_size(value) > self.settings.limits.memory_bytes:
+                self._end_execution(execution, ExecutionState.FAILED, None, wf_error(
+                    "ResourceLimitError", "the execution result exceeds the memory limit"))
+                return
+            self._end_execution(execution, ExecutionState.SUCCEEDED, value, None)
+        elif isinstance(error, WorkflowError):
+            self._end_execution(execution, ExecutionState.FAILED, None, error)
+        elif isinstance(error, BranchAborted):
+            self._end_execution(execution, ExecutionState.CANCELLED, None, None)
+        else:
+            execution._internal_errors.append(error)
+            self._end_execution(execution, ExecutionState.FAILED, None,
+                                WorkflowError({"message": f"SystemError: internal error: {error!r}",
+                                               "tags": ["SystemError"]}))
+
+    def _end_execution(self, execution: Execution, state: ExecutionState, value: Any,
+                       error: WorkflowError | None) -> None:
+        with self._kernel.lock:
+            if not execution._is_active():
+                return
+            execution.state = state
+            execution.value = value
+            if error is not None:
+                execution.error = error.value
+                from .assertions import describe_error_location
+
+                execution._failure_where = describe_error_location(execution, error)
+            execution._end_ns = self.clock.now_ns
+            execution._deadline_timer.cancel()
+            # Stop every other thread of the execution; endpoints close (404 from now on).
+            for thread in self._kernel.threads:
+                if thread.execution is execution and thread.state is not ThreadState.DONE:
+                    thread.aborted = True
+                    if thread.cleanup is not None:
+                        thread.cleanup()
+                        thread.cleanup = None
+                    if thread.gen is not None:
+                        try:
+                            thread.gen.close()
+                        except BaseException:  # noqa: BLE001 - a closing generator must not break the end
+                            pass
+                    thread.state = ThreadState.DONE
+                    if thread in self._kernel.runnable:
+                        self._kernel.runnable.remove(thread)
+            for endpoint in execution._endpoints.values():
+                for waiter in endpoint.waiters:
+                    if waiter.timer is not None:
+                        waiter.timer.cancel()
+                endpoint.waiters.clear()
+            details: dict[str, Any] = {"state": state.value}
+            if error is not None:
+                details["error"] = copy_value(error.value)
+            execution._record(EventKind.EXECUTION_ENDED, None, **details)
+            self._kernel.changed.notify_all()
+
+    def _cancel(self, execution: Execution) -> None:
+        with self._kernel.lock:
+            if not execution._is_active():
+                return
+            self._end_execution(execution, ExecutionState.CANCELLED, None, None)
+            execution.error = {"message": "Execution cancelled", "tags": ["CancelledError"]}
+
+    def _emit_log(self, execution: Execution, entry: LogEntry) -> None:
+        for listener in self._log_listeners:
+            listener(execution, entry)
+
+    def _call_connector(self, th: WorkflowThread, target: str, args: Any) -> Generator[Any, Any, Any]:
+        raise wf_error(
+            "SystemError",
+            f"{target}: connector calls are not emulated; wrap the call in a subworkflow and test it with a "
+            "fake, or call the API with http.* and mock it on workflow_runtime.http",
+        )
+        yield  # pragma: no cover
+
+    def _http_client(self) -> httpx.Client:
+        with self._client_lock:
+            if self._client is None:
+                self._client = httpx.Client(timeout=30.0, trust_env=False)
+            return self._client
+
+    def _send_http(self, args: dict[str, Any]) -> httpx.Response:
+        return self._http_client().request(**args)
+
+    def _handle_callback_request(self, execution_id: str, callback_id: str, request: Any) -> tuple[int, Any]:
+        """Answer one callback request (server thread). Returns (status, JSON body)."""
+        from .callbacks import CallbackResponse
+
+        method = request.method.upper()
+        limit = self.settings.limits.callback_body_bytes
+        length = request.content_length
+        if length is not None and length > limit:
+            return self._answer_simple(execution_id, callback_id, method, 413, "too-large", "FAILED_PRECONDITION",
+                                       f"request body of {length} bytes exceeds the {limit}-byte limit")
+        body = request.get_data(cache=False)
+        if len(body) > limit:
+            return self._answer_simple(execution_id, callback_id, method, 413, "too-large", "FAILED_PRECONDITION",
+                                       f"request body of {len(body)} bytes exceeds the {limit}-byte limit")
+        headers: dict[str, str] = {}
+        for key, value in request.headers.items():
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        query: dict[str, list[str]] = {}
+        for key, value in request.args.items(multi=True):
+            query.setdefault(key, []).append(value)
+        url = request.full_path if request.query_string else request.path
+        payload_body = decode_body(body, request.headers.get("Content-Type"))
+        kernel = self._kernel
+        with kernel.lock:
+            kernel.request_started()
+            try:
+                execution = next((e for e in self.executions if e.id == execution_id), None)
+                endpoint = execution._endpoints.get(callback_id) if execution is not None else None
+                now = self.clock.now_ns
+                if execution is None or endpoint is None:
+                    return 404, error_envelope(404, "NOT_FOUND",
+                                               f"callback {callback_id} of execution {execution_id} not found")
+
+                def answer(status: int, outcome: str, code: str, message: str) -> tuple[int, Any]:
+                    endpoint.responses.append(CallbackResponse(status, outcome, now, method, message))
+                    execution._record(EventKind.CALLBACK_REQUEST, None, callback_id=callback_id, method=method,
+                                      status=status, outcome=outcome)
+                    return status, ({} if status == 200 else error_envelope(status, code, message))
+
+                if not execution._is_active():
+                    return answer(404, "not-found", "NOT_FOUND",
+                                  f"execution {execution_id} is {execution.state.value}, not running: "
+                                  f"callback {callback_id} no longer accepts requests (slot CLOSED)")
+                if method != endpoint.method:
+                    return answer(404, "bad-method", "NOT_FOUND",
+                                  f"callback {callback_id} of execution {execution_id} expects {endpoint.method}, "
+                                  f"got {method}")
+                auth = self._check_auth(headers)
+                if auth == 401:
+                    return answer(401, "unauthorized", "UNAUTHENTICATED",
+                                  "request had invalid authentication credentials: send Authorization: Bearer <token>")
+                if auth == 403:
+                    return answer(403, "forbidden", "PERMISSION_DENIED",
+                                  f"permission 'workflows.callbacks.send' denied on callback {callback_id}")
+                payload = {
+                    "http_request": {"body": payload_body, "headers": headers, "method": method, "query": query,
+                                     "url": url},
+                    "received_time": go_time_string(now, self.clock.start_ns),
+                    "type": "HTTP",
+                }
+                if endpoint.waiters:
+                    waiter = endpoint.waiters.popleft()
+                    if waiter.timer is not None:
+                        waiter.timer.cancel()
+                    endpoint.delivered += 1
+                    kernel.wake(waiter.thread, payload)
+                    execution._record(EventKind.CALLBACK_DELIVERED, waiter.thread, callback_id=callback_id,
+                                      stored=False)
+                    return answer(200, "delivered", "OK", "")
+                if not endpoint.stored:
+                    endpoint.stored.append(payload)
+                    return answer(200, "stored", "OK", "")
+                return answer(429, "rejected", "RESOURCE_EXHAUSTED",
+                              f"callback {callback_id} of execution {execution_id}: slot FILLED (a request is already "
+                              "stored and no await is waiting); retry later")
+            finally:
+                kernel.request_finished()
+
+    def _answer_simple(self, execution_id: str, callback_id: str, method: str, status: int, outcome: str, code: str,
+                       message: str) -> tuple[int, Any]:
+        with self._kernel.lock:
+            execution = next((e for e in self.executions if e.id == execution_id), None)
+            endpoint = execution._endpoints.get(callback_id) if execution is not None else None
+            if execution is not None and endpoint is not None:
+                endpoint.responses.append(CallbackResponse(status, outcome, self.clock.now_ns, method, message))
+                execution._record(EventKind.CALLBACK_REQUEST, None, callback_id=callback_id, method=method,
+                                  status=status, outcome=outcome)
+        return status, error_envelope(status, code, message)
+
+    def _check_auth(self, headers: dict[str, str]) -> int | None:
+        auth = self.settings.callback_auth
+        if auth is None:
+            return None
+        if callable(auth):
+            verdict = auth(dict(headers))
+            if verdict is True or verdict is None or verdict == 200:
+                return None
+            if verdict is False:
+                return 403
+            return int(verdict)
+        given = headers.get("Authorization", "")
+        if not given.startswith("Bearer "):
+            return 401
+        return None if given[len("Bearer "):] == auth else 403
+
+
+def _plain(value: Any) -> Any:
+    try:
+        json_encode(value)
+        return value
+    except WorkflowError:
+        return repr(value)
+
+
+def iter_events(execution: Execution, kind: EventKind) -> Iterator[HistoryEvent]:
+    """Events of one kind, in order."""
+    return (item for item in execution.history if item.kind is kind)
+
+
+__all__ = [
+    "DeadlockError",
+    "Execution",
+    "ExecutionFinished",
+    "ExecutionState",
+    "LogEntry",
+    "Outcome",
+    "Workflow",
+    "WorkflowRuntime",
+]

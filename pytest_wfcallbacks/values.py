@@ -1,0 +1,265 @@
+"""Workflows values in Python, and the operations every layer shares.
+
+Representation: int (64-bit, never bool), float (double), str, bool, bytes,
+None (null), list, dict (string keys, insertion order). Python's ``bool`` is an
+``int``; every check here tests ``bool`` first so ``true + 1`` and ``1 == true``
+never behave like Python.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from .errors import type_error, value_error, wf_error
+
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
+
+_SCALARS = (str, int, float, bool, type(None), bytes)
+
+
+def type_name(value: Any) -> str:
+    """The name ``get_type()`` returns for a value."""
+    kind = type(value)
+    if kind is bool:
+        return "boolean"
+    if kind is int:
+        return "integer"
+    if kind is float:
+        return "double"
+    if kind is str:
+        return "string"
+    if value is None:
+        return "null"
+    if kind is list:
+        return "list"
+    if kind is dict:
+        return "map"
+    if kind is bytes:
+        return "bytes"
+    return kind.__name__
+
+
+def is_number(value: Any) -> bool:
+    """int or double, never boolean."""
+    kind = type(value)
+    return kind is int or kind is float
+
+
+def check_int(value: int) -> int:
+    """Raise ValueError when an int left the signed 64-bit range (DECISIONS.md #19)."""
+    if value > INT_MAX or value < INT_MIN:
+        raise value_error("integer overflow")
+    return value
+
+
+def copy_value(value: Any) -> Any:
+    """Deep copy of lists and maps (Workflows values are values, never aliases)."""
+    kind = type(value)
+    if kind is list:
+        return [copy_value(item) if type(item) in (list, dict) else item for item in value]
+    if kind is dict:
+        return {key: copy_value(item) if type(item) in (list, dict) else item for key, item in value.items()}
+    return value
+
+
+def values_equal(left: Any, right: Any) -> bool:
+    """Workflows ``==``: numbers compare numerically, containers deeply, other types unequal."""
+    lk, rk = type(left), type(right)
+    if lk is bool or rk is bool:
+        return lk is rk and left == right
+    if lk in (int, float) and rk in (int, float):
+        return bool(left == right)
+    if lk is not rk:
+        return False
+    if lk is list:
+        return len(left) == len(right) and all(values_equal(a, b) for a, b in zip(left, right))
+    if lk is dict:
+        if len(left) != len(right):
+            return False
+        for key, item in left.items():
+            if key not in right or not values_equal(item, right[key]):
+                return False
+        return True
+    return bool(left == right)
+
+
+def format_double(value: float) -> str:
+    """A double as the service prints it: shortest repr, always with a point or exponent."""
+    if math.isnan(value) or math.isinf(value):
+        raise value_error(f"cannot represent {value!r}")
+    text = repr(value)
+    if "e" in text or "." in text:
+        return text
+    return text + ".0"
+
+
+def to_string(value: Any, *, helper: str = "string") -> str:
+    """``string()``: int, double, boolean and string; anything else is a TypeError."""
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    if kind is float:
+        return format_double(value)
+    raise type_error(f"{helper}() cannot convert a {type_name(value)} to a string")
+
+
+def _encode(value: Any, out: list[str]) -> None:
+    kind = type(value)
+    if value is None:
+        out.append("null")
+    elif kind is bool:
+        out.append("true" if value else "false")
+    elif kind is int:
+        out.append(str(value))
+    elif kind is float:
+        out.append(format_double(value))
+    elif kind is str:
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif kind is list:
+        out.append("[")
+        for index, item in enumerate(value):
+            if index:
+                out.append(",")
+            _encode(item, out)
+        out.append("]")
+    elif kind is dict:
+        out.append("{")
+        for index, (key, item) in enumerate(value.items()):
+            if index:
+                out.append(",")
+            out.append(json.dumps(key, ensure_ascii=False))
+            out.append(":")
+            _encode(item, out)
+        out.append("}")
+    else:
+        raise value_error(f"a {type_name(value)} value cannot be encoded as JSON")
+
+
+def json_encode(value: Any, *, indent: str | None = None, prefix: str = "") -> str:
+    """JSON text per DECISIONS.md #31: compact, insertion order, non-ASCII as is, doubles with a point."""
+    if indent is None:
+        out: list[str] = []
+        _encode(value, out)
+        return "".join(out)
+    return _encode_indented(value, indent, prefix, 0)
+
+
+def _encode_indented(value: Any, indent: str, prefix: str, level: int) -> str:
+    kind = type(value)
+    if kind is list and value:
+        inner = "\n" + prefix + indent * (level + 1)
+        items = [inner + _encode_indented(item, indent, prefix, level + 1) for item in value]
+        return "[" + ",".join(items) + "\n" + prefix + indent * level + "]"
+    if kind is dict and value:
+        inner = "\n" + prefix + indent * (level + 1)
+        items = [
+            inner + json.dumps(key, ensure_ascii=False) + ": " + _encode_indented(item, indent, prefix, level + 1)
+            for key, item in value.items()
+        ]
+        return "{" + ",".join(items) + "\n" + prefix + indent * level + "}"
+    return json_encode(value)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"invalid JSON constant {name}")
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return dict(pairs)
+
+
+def json_decode(text: str | bytes) -> Any:
+    """Parse JSON into Workflows values; invalid input or out-of-range ints raise ValueError."""
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_object_pairs)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise value_error(f"invalid JSON: {exc}") from None
+    _check_decoded(value)
+    return value
+
+
+def _check_decoded(value: Any) -> None:
+    kind = type(value)
+    if kind is int:
+        check_int(value)
+    elif kind is list:
+        for item in value:
+            _check_decoded(item)
+    elif kind is dict:
+        for item in value.values():
+            _check_decoded(item)
+
+
+def from_python(value: Any, *, where: str = "value") -> Any:
+    """Accept a Python value from the test (argument, mock body) as a Workflows value."""
+    kind = type(value)
+    if kind in (str, bool, float, bytes) or value is None:
+        if kind is float and (math.isnan(value) or math.isinf(value)):
+            raise ValueError(f"{where}: NaN and infinities are not Workflows values")
+        return value
+    if kind is int:
+        if value > INT_MAX or value < INT_MIN:
+            raise ValueError(f"{where}: {value} does not fit in a 64-bit integer")
+        return value
+    if isinstance(value, (list, tuple)):
+        return [from_python(item, where=where) for item in value]
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{where}: map keys must be strings, got {key!r}")
+            out[key] = from_python(item, where=where)
+        return out
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return from_python(int(value), where=where)
+    if isinstance(value, float):
+        return from_python(float(value), where=where)
+    raise ValueError(f"{where}: {type(value).__name__} is not a Workflows value (use str, int, float, bool, None, list, dict)")
+
+
+def value_size(value: Any) -> int:
+    """Approximate memory footprint in bytes, for the variable-memory limit."""
+    kind = type(value)
+    if kind is str:
+        return len(value.encode("utf-8", "surrogatepass"))
+    if kind is bytes:
+        return len(value)
+    if kind is list:
+        return 8 + sum(value_size(item) for item in value)
+    if kind is dict:
+        return 8 + sum(len(key) + value_size(item) for key, item in value.items())
+    return 8
+
+
+def key_error(key: str) -> Exception:
+    """A KeyError Workflows error for a missing map key or variable."""
+    return wf_error("KeyError", f"key not found: {key}")
+
+
+__all__ = [
+    "INT_MAX",
+    "INT_MIN",
+    "check_int",
+    "copy_value",
+    "format_double",
+    "from_python",
+    "is_number",
+    "json_decode",
+    "json_encode",
+    "key_error",
+    "to_string",
+    "type_name",
+    "value_size",
+    "values_equal",
+]
