@@ -6,31 +6,14 @@ HTTP on loopback and answering callback requests like the service (200 / 429 / 4
 
 from __future__ import annotations
 
-from .assertions import assert_branch_order
-from .assertions import assert_callback_response
-from .assertions import assert_slot_state
-from .callbacks import Callback
-from .callbacks import CallbackResponse
-from .callbacks import SlotState
+from .assertions import assert_branch_order, assert_callback_response, assert_slot_state
+from .callbacks import Callback, CallbackResponse, SlotState
 from .clock import VirtualClock
-from .errors import DeadlockError
-from .errors import ExecutionCancelled
-from .errors import Location
-from .errors import WfCallbacksError
-from .errors import WorkflowFailed
-from .errors import WorkflowSyntaxError
-from .history import EventKind
-from .history import HistoryEvent
-from .runtime import Execution
-from .runtime import ExecutionFinished
-from .runtime import ExecutionState
-from .runtime import LogEntry
-from .runtime import Outcome
-from .runtime import Workflow
-from .runtime import WorkflowRuntime
+from .errors import DeadlockError, ExecutionCancelled, Location, WfCallbacksError, WorkflowFailed, WorkflowSyntaxError
+from .history import EventKind, HistoryEvent
+from .runtime import Execution, ExecutionFinished, ExecutionState, LogEntry, Outcome, Workflow, WorkflowRuntime
 from .server import WorkflowServer
-from .settings import Limits
-from .settings import Settings
+from .settings import Limits, Settings
 
 __version__ = "0.1.0"
 

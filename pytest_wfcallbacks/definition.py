@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Location, WorkflowSyntaxError
-from .expr import CompileContext, CompileError, Compiled, ExprSyntaxError, compile_expression
+from .expr import CompileContext, Compiled, CompileError, ExprSyntaxError, compile_expression
 from .settings import Limits
 from .source import MarkedDict, MarkedList, Source, key_mark_of, mark_of, start_of
 from .stdlib.registry import Function, Registry
@@ -876,7 +876,12 @@ class _Builder:
                     self.step_names[bname] = eloc
                     bscope = _ScopeInfo(scope, shared=shared)
                     binfo = _BlockInfo(Block(kind="branch"), info, "branch")
-                    block = self.build_block(bbody["steps"], bbody, "steps", binfo, bscope, bpath)
+                    # Each branch is its own jump namespace: branches may reuse step names.
+                    outer_names, self.step_names = self.step_names, {}
+                    try:
+                        block = self.build_block(bbody["steps"], bbody, "steps", binfo, bscope, bpath)
+                    finally:
+                        self.step_names = outer_names
                     self.deferred_scopes.append(bscope)
                     branches.append((str(bname), block))
             else:

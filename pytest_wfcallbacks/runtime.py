@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from .callbacks import Callback, CallbackResponse, Endpoint, Waiter, decode_body, error_envelope, go_time_string
+from .callbacks import Callback, Endpoint, Waiter
 from .clock import NS, VirtualClock, datetime_to_ns, ns_to_datetime, seconds_to_ns
 from .definition import Definition, build_definition
 from .errors import (
@@ -710,7 +710,7 @@ class WorkflowRuntime:
                     if thread.gen is not None:
                         try:
                             thread.gen.close()
-                        except BaseException:  # noqa: BLE001 - a closing generator must not break the end
+                        except BaseException:
                             pass
                     thread.state = ThreadState.DONE
                     if thread in self._kernel.runnable:
@@ -755,109 +755,10 @@ class WorkflowRuntime:
         return self._http_client().request(**args)
 
     def _handle_callback_request(self, execution_id: str, callback_id: str, request: Any) -> tuple[int, Any]:
-        """Answer one callback request (server thread). Returns (status, JSON body)."""
-        from .callbacks import CallbackResponse
+        """Answer one callback request (server thread): see `callbacks.handle_callback_request`."""
+        from .callbacks import handle_callback_request
 
-        method = request.method.upper()
-        limit = self.settings.limits.callback_body_bytes
-        length = request.content_length
-        if length is not None and length > limit:
-            return self._answer_simple(execution_id, callback_id, method, 413, "too-large", "FAILED_PRECONDITION",
-                                       f"request body of {length} bytes exceeds the {limit}-byte limit")
-        body = request.get_data(cache=False)
-        if len(body) > limit:
-            return self._answer_simple(execution_id, callback_id, method, 413, "too-large", "FAILED_PRECONDITION",
-                                       f"request body of {len(body)} bytes exceeds the {limit}-byte limit")
-        headers: dict[str, str] = {}
-        for key, value in request.headers.items():
-            headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        query: dict[str, list[str]] = {}
-        for key, value in request.args.items(multi=True):
-            query.setdefault(key, []).append(value)
-        url = request.full_path if request.query_string else request.path
-        payload_body = decode_body(body, request.headers.get("Content-Type"))
-        kernel = self._kernel
-        with kernel.lock:
-            kernel.request_started()
-            try:
-                execution = next((e for e in self.executions if e.id == execution_id), None)
-                endpoint = execution._endpoints.get(callback_id) if execution is not None else None
-                now = self.clock.now_ns
-                if execution is None or endpoint is None:
-                    return 404, error_envelope(404, "NOT_FOUND",
-                                               f"callback {callback_id} of execution {execution_id} not found")
-
-                def answer(status: int, outcome: str, code: str, message: str) -> tuple[int, Any]:
-                    endpoint.responses.append(CallbackResponse(status, outcome, now, method, message))
-                    execution._record(EventKind.CALLBACK_REQUEST, None, callback_id=callback_id, method=method,
-                                      status=status, outcome=outcome)
-                    return status, ({} if status == 200 else error_envelope(status, code, message))
-
-                if not execution._is_active():
-                    return answer(404, "not-found", "NOT_FOUND",
-                                  f"execution {execution_id} is {execution.state.value}, not running: "
-                                  f"callback {callback_id} no longer accepts requests (slot CLOSED)")
-                if method != endpoint.method:
-                    return answer(404, "bad-method", "NOT_FOUND",
-                                  f"callback {callback_id} of execution {execution_id} expects {endpoint.method}, "
-                                  f"got {method}")
-                auth = self._check_auth(headers)
-                if auth == 401:
-                    return answer(401, "unauthorized", "UNAUTHENTICATED",
-                                  "request had invalid authentication credentials: send Authorization: Bearer <token>")
-                if auth == 403:
-                    return answer(403, "forbidden", "PERMISSION_DENIED",
-                                  f"permission 'workflows.callbacks.send' denied on callback {callback_id}")
-                payload = {
-                    "http_request": {"body": payload_body, "headers": headers, "method": method, "query": query,
-                                     "url": url},
-                    "received_time": go_time_string(now, self.clock.start_ns),
-                    "type": "HTTP",
-                }
-                if endpoint.waiters:
-                    waiter = endpoint.waiters.popleft()
-                    if waiter.timer is not None:
-                        waiter.timer.cancel()
-                    endpoint.delivered += 1
-                    kernel.wake(waiter.thread, payload)
-                    execution._record(EventKind.CALLBACK_DELIVERED, waiter.thread, callback_id=callback_id,
-                                      stored=False)
-                    return answer(200, "delivered", "OK", "")
-                if not endpoint.stored:
-                    endpoint.stored.append(payload)
-                    return answer(200, "stored", "OK", "")
-                return answer(429, "rejected", "RESOURCE_EXHAUSTED",
-                              f"callback {callback_id} of execution {execution_id}: slot FILLED (a request is already "
-                              "stored and no await is waiting); retry later")
-            finally:
-                kernel.request_finished()
-
-    def _answer_simple(self, execution_id: str, callback_id: str, method: str, status: int, outcome: str, code: str,
-                       message: str) -> tuple[int, Any]:
-        with self._kernel.lock:
-            execution = next((e for e in self.executions if e.id == execution_id), None)
-            endpoint = execution._endpoints.get(callback_id) if execution is not None else None
-            if execution is not None and endpoint is not None:
-                endpoint.responses.append(CallbackResponse(status, outcome, self.clock.now_ns, method, message))
-                execution._record(EventKind.CALLBACK_REQUEST, None, callback_id=callback_id, method=method,
-                                  status=status, outcome=outcome)
-        return status, error_envelope(status, code, message)
-
-    def _check_auth(self, headers: dict[str, str]) -> int | None:
-        auth = self.settings.callback_auth
-        if auth is None:
-            return None
-        if callable(auth):
-            verdict = auth(dict(headers))
-            if verdict is True or verdict is None or verdict == 200:
-                return None
-            if verdict is False:
-                return 403
-            return int(verdict)
-        given = headers.get("Authorization", "")
-        if not given.startswith("Bearer "):
-            return 401
-        return None if given[len("Bearer "):] == auth else 403
+        return handle_callback_request(self, execution_id, callback_id, request)
 
 
 def _plain(value: Any) -> Any:

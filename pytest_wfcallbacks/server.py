@@ -14,7 +14,7 @@ import json
 import re
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -59,6 +59,10 @@ class WorkflowServer:
         self._thread = threading.Thread(target=self._server.serve_forever, name="wfcallbacks-server", daemon=True)
         self._thread.start()
         self._closed = False
+        #: Extra request handlers tried, in order, for paths that are not callback URLs
+        #: (the Executions / Workflows REST API registers itself here). Each returns a
+        #: Response, or None to pass.
+        self.handlers: list[Callable[[WorkflowServer, Request], Response | None]] = []
 
     @property
     def base_url(self) -> str:
@@ -103,6 +107,10 @@ class WorkflowServer:
     def _dispatch(self, request: Request) -> Response:
         match = _CALLBACK_PATH.match(request.path)
         if match is None:
+            for handler in self.handlers:
+                handled = handler(self, request)
+                if handled is not None:
+                    return handled
             return _json_response(404, error_envelope(
                 404, "NOT_FOUND",
                 f"no callback endpoint at {request.path}: callback URLs look like "

@@ -78,6 +78,43 @@ class _Loader(
         yaml.constructor.SafeConstructor.__init__(self)
         _Resolver.__init__(self)
 
+    def scan_plain(self) -> yaml.ScalarToken:
+        """Let ``${...}`` with braces, commas and colons stand unquoted inside flow collections.
+
+        Plain YAML ends a scalar at ``{``, ``}`` or ``,`` inside ``{...}`` and ``[...]``, so
+        ``args: {n: ${n - 1}}`` would not parse; the service's samples write it that way, so
+        a whole balanced ``${...}`` is read as one scalar there.
+        """
+        if self.flow_level and self.peek() == "$" and self.peek(1) == "{":
+            start_mark = self.get_mark()
+            depth = 0
+            index = 0
+            quote = ""
+            while True:
+                ch = self.peek(index)
+                if ch in "\0\r\n\x85\u2028\u2029":
+                    break
+                if quote:
+                    if ch == "\\":
+                        index += 2
+                        continue
+                    if ch == quote:
+                        quote = ""
+                elif ch in "\"'":
+                    quote = ch
+                elif ch == "{":
+                    depth += 1
+                elif ch == "}":
+                    depth -= 1
+                    if depth == 0:
+                        index += 1
+                        value = self.prefix(index)
+                        self.forward(index)
+                        self.allow_simple_key = False
+                        return yaml.ScalarToken(value, True, start_mark, self.get_mark())
+                index += 1
+        return super().scan_plain()  # type: ignore[no-any-return]
+
 
 def _mark(node: yaml.Node) -> Mark:
     return (node.start_mark.line + 1, node.start_mark.column + 1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .compiler import CompileContext, CompileError, Compiled, Frame, compile_node
+from .compiler import CompileContext, Compiled, CompileError, Frame, compile_node
 from .parser import ExprSyntaxError, Node, parse_expression
 
 

@@ -20,7 +20,6 @@ from typing import Any
 from ..definition import (
     BREAK,
     CONTINUE,
-    END,
     AssignStep,
     Block,
     CallStep,

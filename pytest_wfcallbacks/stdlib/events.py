@@ -46,7 +46,7 @@ def await_callback(ctx: CallContext, callback: dict[str, Any], timeout: float | 
             f"got url of type {type_name(url)}"
         )
     if timeout is None:
-        timeout = getattr(ctx, "kernel").settings.limits.await_timeout_default
+        timeout = ctx.kernel.settings.limits.await_timeout_default
     elif timeout < 0:
         raise value_error(f"await_callback timeout must not be negative, got {timeout}")
     return (yield from ctx.await_callback(callback, float(timeout)))

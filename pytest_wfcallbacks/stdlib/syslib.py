@@ -66,7 +66,7 @@ def log(
 @REGISTRY.function("sys.sleep", param("seconds", "number"), blocking=True, context=True)
 def sleep(ctx: CallContext, seconds: float) -> Generator[Any, Any, None]:
     """Suspend for ``seconds`` of virtual time (0 to one year)."""
-    limit = getattr(ctx, "kernel").settings.limits.sleep_seconds
+    limit = ctx.kernel.settings.limits.sleep_seconds
     if seconds < 0:
         raise value_error(f"sys.sleep: seconds must not be negative, got {seconds}")
     if seconds > limit:
@@ -79,7 +79,7 @@ def sleep_until(ctx: CallContext, time: str) -> Generator[Any, Any, None]:
     """Suspend until an RFC 3339 instant (at once when it is past; at most one year ahead)."""
     target = parse_time(time)
     seconds = target - ctx.now()
-    limit = getattr(ctx, "kernel").settings.limits.sleep_seconds
+    limit = ctx.kernel.settings.limits.sleep_seconds
     if seconds > limit:
         raise value_error(f"sys.sleep_until: {time} is more than one year ahead")
     if seconds > 0:
