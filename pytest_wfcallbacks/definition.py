@@ -27,6 +27,7 @@ from .stdlib.registry import Function, Registry
 from .values import copy_value
 
 _EXPR_RE = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 STEP_KEYS = frozenset(
     {"assign", "call", "args", "result", "next", "switch", "for", "parallel", "raise", "try", "retry", "except",
      "return", "steps"}
@@ -307,9 +308,23 @@ class _BlockInfo:
 
     block: Block
     parent: _BlockInfo | None
-    kind: str  # routine, nested, for, branch, try, except, switch
+    kind: str  # routine, nested, for, branch (parallel branch), pfor (parallel for body), try, except
     names: set[str] = field(default_factory=set)
     pending_jumps: list[tuple[str, Location, str]] = field(default_factory=list)
+
+    def ancestors(self) -> Iterator[_BlockInfo]:
+        """This block and every enclosing block of the routine, innermost first."""
+        current: _BlockInfo | None = self
+        while current is not None:
+            yield current
+            current = current.parent
+
+
+#: A jump still looking for its target: target, where, origin step, the block it was found in.
+_PendingJump = tuple[str, Location, str, _BlockInfo]
+
+#: Block kinds a ``next`` jump can never leave: loop bodies, parallel branches, the routine.
+_JUMP_BOUNDARIES = ("for", "branch", "pfor", "routine")
 
 
 @dataclass
@@ -343,6 +358,13 @@ class _Builder:
         self.expr_calls: list[tuple[str, Location]] = []
         self.parallel_depth = 0
         self.deferred_scopes: list[_ScopeInfo] = []
+        #: Required parameter names of each subworkflow.
+        self.required_params: dict[str, frozenset[str]] = {}
+        #: Per routine: each step name and the blocks holding a step of that name.
+        self.routine_names: dict[str, dict[str, list[_BlockInfo]]] = {}
+        self.name_blocks: dict[str, list[_BlockInfo]] = {}
+        self.unresolved_jumps: list[_PendingJump] = []
+        self.jump_reports: list[tuple[str, list[_PendingJump]]] = []
 
     # ---------------------------------------------------------------- errors
     def loc(self, container: Any, key: Any = None, step: str = "", *, of_key: bool = False) -> Location:
@@ -392,6 +414,8 @@ class _Builder:
         for name, body in raw_routines.items():
             where = self.loc(marks_owner, name, of_key=True) if marks_owner is not None else Location(self.source.file, 1, 1)
             routines[name] = self.build_routine(name, body, where, bare=marks_owner is None)
+        for name, unresolved in self.jump_reports:
+            self.report_bad_jumps(name, unresolved, self.routine_names[name])
         self.check_subworkflow_calls(routines)
         return Definition(routines, self.source)
 
@@ -400,16 +424,24 @@ class _Builder:
         if not isinstance(params, list):
             raise self.fail(f"`params` of routine {name!r} must be a list", self.loc(body, "params"))
         out: list[str] = []
+        required: set[str] = set()
         for index, item in enumerate(params):
-            if isinstance(item, str):
+            if isinstance(item, str) and item:
                 out.append(item)
-            elif isinstance(item, dict) and len(item) == 1:
+                required.add(item)
+            elif isinstance(item, dict) and len(item) == 1 and isinstance(next(iter(item)), str):
                 out.append(next(iter(item)))
             else:
                 raise self.fail(
                     f"parameter {index + 1} of routine {name!r} must be a name or `name: default`",
                     self.loc(params, index),
                 )
+            if not _NAME_RE.match(out[-1]):
+                raise self.fail(f"parameter name {out[-1]!r} of routine {name!r} is not a valid variable name",
+                                self.loc(params, index))
+            if out.count(out[-1]) > 1:
+                raise self.fail(f"routine {name!r} declares the parameter {out[-1]!r} twice", self.loc(params, index))
+        self.required_params[name] = frozenset(required)
         return out
 
     def build_routine(self, name: str, body: Any, where: Location, *, bare: bool) -> Routine:
@@ -417,6 +449,8 @@ class _Builder:
         self.step_names = {}
         self.routine_calls[name] = set()
         self.routine_blocks[name] = False
+        self.name_blocks = self.routine_names[name] = {}
+        self.unresolved_jumps = []
         unknown = set(body) - {"params", "steps"}
         if unknown:
             key = sorted(unknown)[0]
@@ -450,6 +484,7 @@ class _Builder:
         for child_scope in self.deferred_scopes:
             self.check_reads(child_scope)
         self.deferred_scopes.clear()
+        self.jump_reports.append((name, self.unresolved_jumps))
         return Routine(name, tuple(params), block, where)
 
     # ---------------------------------------------------------------- blocks
@@ -481,6 +516,7 @@ class _Builder:
                     step_loc,
                 )
             self.step_names[step_name] = step_loc
+            self.name_blocks.setdefault(step_name, []).append(info)
             info.names.add(step_name)
             block.index[step_name] = position
             steps.append(self.build_step(step_name, step_body, item, info, scope, f"{path}/{step_name}", step_loc))
@@ -489,31 +525,56 @@ class _Builder:
         return block
 
     def resolve_jumps(self, info: _BlockInfo) -> None:
-        for target, where, origin in info.pending_jumps:
-            current: _BlockInfo | None = info
-            while current is not None:
-                if target in current.names:
-                    break
-                if current.kind in ("for", "branch", "routine"):
-                    current = None
-                    break
-                current = current.parent
-            if current is None:
-                if target in self.step_names:
-                    raise self.fail(
-                        f"step {origin!r} cannot jump to {target!r}: jumps may go to a step of the same list or of "
-                        "an enclosing list, never into a nested block, out of a for loop or parallel branch "
-                        "(use next: break / continue, return or raise)",
-                        where,
-                    )
-                raise self.fail(
-                    f"step {origin!r} jumps to {target!r}, but routine {self.routine!r} has no step of that name",
-                    where,
-                )
+        """Settle the jumps of a finished block; pass the others outward, up to a jump boundary.
+
+        A jump may target a step of its own list or of an enclosing list (LANGUAGE.md §1.4, the
+        official `error_catch` sample jumps from ``except → switch`` to a top-level step), so a
+        target not found here is looked up in the enclosing block once that block is complete.
+        Loop bodies, parallel branches and the routine itself end the search; what is still
+        unresolved there is reported at the end of the routine, when every name is known.
+        """
+        for jump in info.pending_jumps:
+            if jump[0] in info.names:
+                continue
+            if info.kind in _JUMP_BOUNDARIES or info.parent is None:
+                self.unresolved_jumps.append((*jump, info))
+            else:
+                info.parent.pending_jumps.append(jump)
         info.pending_jumps.clear()
 
+    def report_bad_jumps(self, routine: str, unresolved: list[_PendingJump], names: dict[str, list[_BlockInfo]]) -> None:
+        """Explain the first jump of a routine that has no reachable target."""
+        for target, where, origin, info in unresolved:
+            holders = names.get(target, [])
+            if not holders:
+                hint = _suggest(target, names)
+                elsewhere = [name for name, other in self.routine_names.items()
+                             if name != routine and target in other]
+                extra = (f"; {target!r} is a step of routine {elsewhere[0]!r}: steps of another routine cannot be "
+                         "jump targets, call that subworkflow instead") if elsewhere else ""
+                raise self.fail(
+                    f"step {origin!r} jumps to {target!r}, but routine {routine!r} has no step of that "
+                    f"name{hint}{extra}",
+                    where,
+                )
+            chain = list(info.ancestors())
+            holder = holders[0]
+            if holder in chain:
+                crossed = next(b for b in chain[: chain.index(holder)] if b.kind in _JUMP_BOUNDARIES)
+                if crossed.kind == "for":
+                    why = ("a jump cannot leave a for loop body: use `next: break` to leave the loop "
+                           "(then the step after the loop runs), `next: continue`, return or raise")
+                else:
+                    why = ("a jump cannot leave a parallel branch or iteration: let the branch end, or raise an "
+                           "error and catch it around the parallel step")
+            else:
+                why = ("a jump cannot enter a nested block (the steps of another step, a for body, a parallel "
+                       "branch, a try or except block) or cross into another branch: jump to the step that "
+                       "contains the target instead")
+            raise self.fail(f"step {origin!r} cannot jump to {target!r}: {why}", where)
+
     def next_control(
-        self, value: Any, owner: Any, info: _BlockInfo, origin: str, path: str, *, in_loop: bool
+        self, value: Any, owner: Any, info: _BlockInfo, origin: str, path: str
     ) -> Control:
         where = self.loc(owner, "next", path)
         if not isinstance(value, str) or not value:
@@ -521,10 +582,27 @@ class _Builder:
         if _EXPR_RE.match(value):
             raise self.fail("`next` takes a step name, not an expression: use a switch to choose a jump", where)
         if value == "end":
+            if self.enclosing_branch(info) is not None:
+                raise self.fail(
+                    "`next: end` cannot be used inside a parallel branch or iteration: let the branch reach its "
+                    "last step, or raise an error and catch it around the parallel step",
+                    where,
+                )
             return END
         if value in ("break", "continue"):
-            if not in_loop:
-                raise self.fail(f"`next: {value}` is only allowed inside a for loop", where)
+            loop = self.loop_kind(info)
+            if loop is None:
+                raise self.fail(
+                    f"`next: {value}` is only allowed inside a for loop body (here it is outside any loop, or in "
+                    "a parallel branch); use `next: end`, return, or jump to a step of this list",
+                    where,
+                )
+            if loop == "pfor" and value == "break":
+                raise self.fail(
+                    "`next: break` cannot leave a parallel for: iterations run concurrently; use `next: continue` "
+                    "to end this iteration, or raise an error to stop the others",
+                    where,
+                )
             return BREAK if value == "break" else CONTINUE
         # Resolved when the whole enclosing block is known (targets may come later).
         target_info = info
@@ -534,9 +612,7 @@ class _Builder:
     # ---------------------------------------------------------------- steps
     def build_step(
         self, name: str, body: Any, owner: Any, info: _BlockInfo, scope: _ScopeInfo, path: str, where: Location,
-        *, in_loop: bool | None = None,
     ) -> Step:
-        loop = self.in_loop(info) if in_loop is None else in_loop
         if not isinstance(body, dict):
             raise self.fail(f"step {name!r} must be a map of step keys (assign, call, switch, ...)", where)
         for key in body:
@@ -564,7 +640,7 @@ class _Builder:
                     f"`next` beside `{actions[0]}` is never used: {actions[0]} leaves the routine",
                     self.loc(body, "next", path, of_key=True),
                 )
-            nxt = self.next_control(body["next"], body, info, name, path, in_loop=loop)
+            nxt = self.next_control(body["next"], body, info, name, path)
         if not actions:
             if "next" not in body:
                 raise self.fail(f"step {name!r} does nothing: give it assign, call, switch, ... or next", where)
@@ -576,6 +652,12 @@ class _Builder:
         if action == "call":
             return self.call_step(common, body, scope, path)
         if action == "return":
+            if self.enclosing_branch(info) is not None:
+                raise self.fail(
+                    "`return` cannot be used inside a parallel branch or iteration: store the value in a "
+                    "variable listed in `shared` and return it after the parallel step",
+                    self.loc(body, "return", path, of_key=True),
+                )
             return ReturnStep(*common, self.template(body["return"], body, "return", path, scope))
         if action == "raise":
             return RaiseStep(*common, self.template(body["raise"], body, "raise", path, scope))
@@ -583,22 +665,30 @@ class _Builder:
             child = _BlockInfo(Block(kind="nested"), info, "nested")
             return StepsStep(*common, self.build_block(body["steps"], body, "steps", child, scope, path))
         if action == "switch":
-            return self.switch_step(common, body, info, scope, path, loop)
+            return self.switch_step(common, body, info, scope, path)
         if action == "for":
             return ForStep(*common, self.loop_spec(body["for"], body, "for", info, scope, path, parallel=None))
         if action == "parallel":
             return self.parallel_step(common, body, info, scope, path)
-        return self.try_step(common, body, info, scope, path, loop)
+        return self.try_step(common, body, info, scope, path)
 
-    def in_loop(self, info: _BlockInfo) -> bool:
-        current: _BlockInfo | None = info
-        while current is not None:
-            if current.kind == "for":
-                return True
-            if current.kind in ("branch", "routine"):
-                return False
-            current = current.parent
-        return False
+    @staticmethod
+    def loop_kind(info: _BlockInfo) -> str | None:
+        """``for`` or ``pfor`` for the innermost loop around a block, None outside loops (or in a branch)."""
+        for block in info.ancestors():
+            if block.kind in ("for", "pfor"):
+                return block.kind
+            if block.kind in ("branch", "routine"):
+                return None
+        return None
+
+    @staticmethod
+    def enclosing_branch(info: _BlockInfo) -> _BlockInfo | None:
+        """The parallel branch or parallel-for body a block is in, if any."""
+        for block in info.ancestors():
+            if block.kind in ("branch", "pfor"):
+                return block
+        return None
 
     def assign_items(self, body: Any, scope: _ScopeInfo, path: str) -> tuple[tuple[AssignTarget, Template], ...]:
         raw = body["assign"]
@@ -692,7 +782,7 @@ class _Builder:
         if subworkflow is not None:
             self.routine_calls[self.routine].add(subworkflow)
             params = self.ctx.subworkflows[subworkflow]
-            required = [p for p in params if p in self._required_params.get(subworkflow, set())]
+            required = [p for p in params if p in self.required_params.get(subworkflow, frozenset())]
             self.check_args(target, params, required, raw_args, body, path, function_name=False)
         result = body.get("result")
         if result is not None:
@@ -700,8 +790,6 @@ class _Builder:
                 raise self.fail("`result` must be a variable name", self.loc(body, "result", path))
             self.note_write(result, scope, self.loc(body, "result", path))
         return CallStep(*common, target, function, subworkflow, args, positional, result)
-
-    _required_params: dict[str, set[str]] = {}
 
     def check_args(
         self, target: str, names: tuple[str, ...], required: list[str], raw: Any, body: Any, path: str,
@@ -728,7 +816,7 @@ class _Builder:
                 raise self.fail(f"{what} {target} needs the arguments {', '.join(required)}", where)
 
     def switch_step(
-        self, common: tuple[Any, ...], body: Any, info: _BlockInfo, scope: _ScopeInfo, path: str, loop: bool
+        self, common: tuple[Any, ...], body: Any, info: _BlockInfo, scope: _ScopeInfo, path: str
     ) -> SwitchStep:
         raw = body["switch"]
         where = self.loc(body, "switch", path)
@@ -752,12 +840,12 @@ class _Builder:
                     rest.value_marks[key] = mark_of(entry, key)
             arm_next: Control = None
             if "next" in entry:
-                arm_next = self.next_control(entry["next"], entry, info, common[0], path, in_loop=loop)
+                arm_next = self.next_control(entry["next"], entry, info, common[0], path)
             arm_body: Step | None = None
             if rest:
                 arm_name = f"{common[0]}.condition[{index}]"
                 arm_body = self.build_step(
-                    arm_name, rest, raw, info, scope, f"{path}/condition[{index}]", arm_loc, in_loop=loop
+                    arm_name, rest, raw, info, scope, f"{path}/condition[{index}]", arm_loc
                 )
             arms.append(SwitchArm(condition, arm_body, arm_next, arm_loc))
         return SwitchStep(*common, tuple(arms))
@@ -800,7 +888,7 @@ class _Builder:
         child_scope.names.add(raw["value"])
         if index:
             child_scope.names.add(index)
-        kind = "branch" if parallel is not None else "for"
+        kind = "pfor" if parallel is not None else "for"
         child = _BlockInfo(Block(kind=kind), info, kind)
         body = self.build_block(raw["steps"], raw, "steps", child, child_scope, path)
         self.deferred_scopes.append(child_scope)
@@ -891,7 +979,7 @@ class _Builder:
         return ParallelStep(*common, tuple(branches), loop, tuple(shared_raw), limit, policy == "continueAll")
 
     def try_step(
-        self, common: tuple[Any, ...], body: Any, info: _BlockInfo, scope: _ScopeInfo, path: str, loop: bool
+        self, common: tuple[Any, ...], body: Any, info: _BlockInfo, scope: _ScopeInfo, path: str
     ) -> TryStep:
         raw = body["try"]
         where = self.loc(body, "try", path)
@@ -900,7 +988,7 @@ class _Builder:
             block = self.build_block(raw["steps"], raw, "steps", child, scope, path)
         elif isinstance(raw, dict):
             inner_name = f"{common[0]}.try"
-            inner = self.build_step(inner_name, raw, body, child, scope, f"{path}/try", where, in_loop=loop)
+            inner = self.build_step(inner_name, raw, body, child, scope, f"{path}/try", where)
             block = child.block
             block.steps = (inner,)
             block.index = {}
@@ -1100,18 +1188,7 @@ def _suggest(word: str, candidates: Any) -> str:
 
 def build_definition(source: Source, registry: Registry, limits: Limits) -> Definition:
     """Validate and compile a loaded source; raises `WorkflowSyntaxError` on the first problem."""
-    builder = _Builder(source, registry, limits)
-    builder._required_params = _required_params(source.data)
-    return builder.build()
-
-
-def _required_params(data: Any) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    if isinstance(data, dict):
-        for name, body in data.items():
-            if isinstance(body, dict) and isinstance(body.get("params"), list):
-                out[name] = {p for p in body["params"] if isinstance(p, str)}
-    return out
+    return _Builder(source, registry, limits).build()
 
 
 __all__ = [

@@ -161,7 +161,8 @@ class Execution:
         kernel = runtime._kernel
         self._main = WorkflowThread(kernel, self, label=None, branch_id=None, scope=Scope())
         self._deadline_timer = runtime.clock.call_at(
-            self._start_ns + seconds_to_ns(settings.limits.execution_seconds), self._on_duration_limit,
+            # +1 ns: an execution may last exactly the limit (a one-year sleep finishes).
+            self._start_ns + seconds_to_ns(settings.limits.execution_seconds) + 1, self._on_duration_limit,
             label=f"execution {execution_id} duration limit")
 
     # ------------------------------------------------------------------ facts
@@ -297,35 +298,30 @@ class Execution:
 
     # ------------------------------------------------------------------ async twins
     async def _drive_async(self, done: Callable[[], bool], what: str) -> None:
+        """The async drive: interpreter work runs in a worker thread so the event loop keeps running.
+
+        Before virtual time moves, the loop gets turns (an async service in the test may be about
+        to send a callback) and requests being handled on the server are waited for.
+        """
+        import time as walltime
+
         kernel = self._runtime._kernel
-        loop_turns = 3
+        describe = self._runtime.render_state
+        started = walltime.monotonic()
         while True:
-            kernel.run_until_idle(done)
+            await asyncio.to_thread(kernel.run_until_idle, done)
             if done():
                 return
-            # Give the test's event loop turns: an async service may be about to send a callback.
-            for _ in range(loop_turns):
+            for _ in range(3):
                 await asyncio.sleep(0)
             with kernel.lock:
-                progressed = bool(kernel.runnable) or kernel.inflight > 0
-            if progressed:
-                if kernel.inflight:
-                    await asyncio.sleep(0.001)
-                continue
-            # One bounded step of the synchronous drive: fire the next instant.
-            await asyncio.to_thread(self._advance_one_instant, done, what)
-
-    def _advance_one_instant(self, done: Callable[[], bool], what: str) -> None:
-        kernel = self._runtime._kernel
-        fired = {"n": 0}
-
-        def once() -> bool:
-            if done():
-                return True
-            fired["n"] += 1
-            return fired["n"] > 1
-
-        kernel.drive(once, lambda: self._runtime.render_state(), what=what)
+                busy = bool(kernel.runnable)
+                inflight = kernel.inflight
+            if not busy and inflight:
+                await asyncio.sleep(0.001)
+            elif not busy:
+                await asyncio.to_thread(kernel.step_instant, describe, what)
+            kernel.check_budget(started, describe, what)
 
     async def wait_async(self) -> Execution:
         """`wait` that lets the event loop run while the execution waits."""

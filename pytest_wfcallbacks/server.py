@@ -6,21 +6,46 @@ goes to the runtime that owns execution ``{e}``, which answers under its own
 lock. The server never runs interpreter code. A handler error is answered with
 500, recorded on the runtime (reported by `WorkflowRuntime.check`) and never
 kills the server.
+
+Throughput. werkzeug's development handler closes every connection (it cannot
+tell where a request body ends, so it cannot find the next request line) and the
+threaded server starts one thread per connection. Both costs dominate a callback
+round trip, so this server keeps werkzeug (``make_environ``, ``Request``,
+``Response``) but answers with its own `_CallbackRequestHandler.run_wsgi`: HTTP/1.1
+keep-alive, the whole response buffered and sent with ``Content-Length``, and the
+request body accounted for exactly (``Content-Length`` or chunked), so a
+connection is reused only when the next request line is certain to be next on the
+wire. Bodies left unread beyond a small margin (a 413) close the connection
+after the answer, draining a bounded amount so the client sees the answer rather
+than a reset. Connections are served by a pool of reusable worker threads
+(`_WorkerPool`): threads are reused across connections, at most
+``max_idle_workers`` idle ones are kept, and a new one is started only when every
+worker is busy, so a keep-alive connection idling in a client's pool can never
+starve another sender.
+
+Client mistakes at the HTTP level (request line or header too long, too many
+headers, malformed request) are answered by the standard library's checks with
+4xx, in Google's error envelope.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import queue
 import re
+import selectors
+import socket
 import threading
 import weakref
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
-from .callbacks import error_envelope
+from .callbacks import error_envelope, status_name
 
 if TYPE_CHECKING:
     from .runtime import WorkflowRuntime
@@ -30,15 +55,248 @@ _CALLBACK_PATH = re.compile(
     r"/executions/(?P<execution>[^/]+)/callbacks/(?P<callback>[^/]+)$"
 )
 
+#: Request body bytes left unread by the application that are still drained to keep a connection alive.
+_DRAIN_TO_KEEP_ALIVE = 64 * 1024
+#: environ key holding the raw request headers, in order, as (name, value) pairs.
+RAW_HEADERS_KEY = "wfcallbacks.raw_headers"
 
-class _QuietHandler(WSGIRequestHandler):
-    """Request handler that does not print a log line per request."""
+
+class _CountingInput(io.RawIOBase):
+    """``wsgi.input`` wrapper that counts the body bytes the application read and notices the end."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.consumed = 0
+        self.eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._stream.read(len(view))
+        if not data:
+            self.eof = True
+            return 0
+        view[: len(data)] = data
+        self.consumed += len(data)
+        return len(data)
+
+    def read(self, size: int | None = -1) -> bytes:
+        data: bytes = self._stream.read(size) if size is not None and size >= 0 else self._stream.read()
+        if not data and (size is None or size != 0):
+            self.eof = True
+        self.consumed += len(data)
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        data: bytes = self._stream.readline(size if size is not None else -1)
+        if not data:
+            self.eof = True
+        self.consumed += len(data)
+        return data
+
+
+class _CallbackRequestHandler(WSGIRequestHandler):
+    """werkzeug's request handler with keep-alive, quiet logs and JSON error envelopes."""
+
+    protocol_version = "HTTP/1.1"
+    #: Seconds a connection may stay silent (idle keep-alive, or a stalled body) before it is closed.
+    timeout = 60
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return
 
     def log(self, type: str, message: str, *args: Any) -> None:
         return
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """HTTP-level rejections (431, 414, 400...) in Google's error envelope; the connection closes."""
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "Error"
+        text = f"{message or phrase}: the request is not valid HTTP for the callback endpoint"
+        body = json.dumps(error_envelope(code, status_name(code), text)).encode("utf-8")
+        self.close_connection = True
+        self.send_response(code, message)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
+
+    def make_environ(self) -> Any:
+        environ = super().make_environ()
+        environ[RAW_HEADERS_KEY] = list(self.headers.items())
+        return environ
+
+    def run_wsgi(self) -> None:
+        """Run the application, then answer with a buffered body and keep the connection when it is safe."""
+        if self.headers.get("Expect", "").lower().strip() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        environ = self.make_environ()
+        counted = _CountingInput(environ["wsgi.input"])
+        environ["wsgi.input"] = counted
+        captured: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            captured["status"] = status
+            captured["headers"] = headers
+            return chunks.append
+
+        try:
+            result = self.server.app(environ, start_response)
+            try:
+                chunks.extend(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        except (ConnectionError, socket.timeout):
+            self.close_connection = True
+            return
+        except Exception as exc:  # never let an application error kill the connection thread
+            captured["status"] = "500 INTERNAL SERVER ERROR"
+            captured["headers"] = [("Content-Type", "application/json")]
+            chunks[:] = [json.dumps(error_envelope(500, "INTERNAL", f"pytest-wfcallbacks server error: {exc!r}"))
+                         .encode("utf-8")]
+        reusable = self._body_accounted_for(environ, counted)
+        if not reusable:
+            self.close_connection = True
+        status_text = str(captured.get("status", "500 INTERNAL SERVER ERROR"))
+        code_text, _, reason = status_text.partition(" ")
+        code = int(code_text)
+        body = b"".join(chunks)
+        self.send_response(code, reason or None)
+        for key, value in captured.get("headers", []):
+            if key.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(key, value)
+        no_body = self.command == "HEAD" or code < 200 or code in (204, 304)
+        self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        elif self.request_version == "HTTP/1.0":
+            self.send_header("Connection", "keep-alive")
+        self.end_headers()
+        if not no_body and body:
+            self.wfile.write(body)
+        self.wfile.flush()
+        if not reusable:
+            self._drain_before_close()
+
+    def _body_accounted_for(self, environ: dict[str, Any], counted: _CountingInput) -> bool:
+        """Whether the whole request body was read (draining a small rest), so the next request line follows."""
+        try:
+            if environ.get("wsgi.input_terminated"):  # chunked: read to the terminating chunk
+                remaining = _DRAIN_TO_KEEP_ALIVE
+                while not counted.eof and remaining > 0:
+                    remaining -= len(counted.read(min(remaining, 16 * 1024)))
+                return counted.eof and remaining > 0
+            length_text = environ.get("CONTENT_LENGTH", "")
+            if not length_text:
+                return True
+            if not length_text.isdigit():
+                return False
+            remaining = int(length_text) - counted.consumed
+            if remaining > _DRAIN_TO_KEEP_ALIVE:
+                return False
+            while remaining > 0:
+                data = counted.read(min(remaining, 16 * 1024))
+                if not data:
+                    return False
+                remaining -= len(data)
+            return True
+        except (OSError, ValueError):
+            return False
+
+    def _drain_before_close(self) -> None:
+        """Read (bounded) what the client is still sending so it sees the answer instead of a reset."""
+        selector = selectors.DefaultSelector()
+        try:
+            selector.register(self.connection, selectors.EVENT_READ)
+            total = 0
+            while total < 64 * 1024 * 1024 and selector.select(timeout=0.05):
+                data = self.connection.recv(256 * 1024)
+                if not data:
+                    break
+                total += len(data)
+        except OSError:
+            pass
+        finally:
+            selector.close()
+
+
+class _WorkerPool:
+    """Reusable worker threads for connections: grow when all are busy, keep at most ``max_idle`` idle."""
+
+    def __init__(self, run: Callable[[Any, Any], None], max_idle: int) -> None:
+        self._run = run
+        self._max_idle = max_idle
+        self._jobs: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+        self._workers = 0
+        self._closed = False
+
+    def submit(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            if self._idle > 0:
+                self._idle -= 1
+            else:
+                self._workers += 1
+                threading.Thread(target=self._work, name=f"wfcallbacks-worker-{self._workers}", daemon=True).start()
+        self._jobs.put((request, client_address))
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            self._run(*job)
+            with self._lock:
+                if self._closed or self._idle >= self._max_idle:
+                    self._workers -= 1
+                    return
+                self._idle += 1
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, 0
+        for _ in range(idle):
+            self._jobs.put(None)
+
+
+class _CallbackHTTPServer(BaseWSGIServer):
+    """werkzeug's WSGI server with connections served by `_WorkerPool` threads and a deep accept backlog."""
+
+    multithread = True
+    request_queue_size = 1024  # a burst of hundreds of senders connects at once
+
+    def __init__(self, host: str, port: int, app: Any, max_idle_workers: int = 32) -> None:
+        super().__init__(host, port, app, handler=_CallbackRequestHandler)
+        self._pool = _WorkerPool(self._serve_connection, max_idle_workers)
+
+    def process_request(self, request: Any, client_address: Any) -> None:  # type: ignore[override]
+        self._pool.submit(request, client_address)
+
+    def _serve_connection(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return  # a dropped connection is the client's business; application errors are answered as 500
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._pool.close()
 
 
 class WorkflowServer:
@@ -50,10 +308,7 @@ class WorkflowServer:
         self._executions: dict[str, weakref.ref[WorkflowRuntime]] = {}
         self._runtimes: weakref.WeakSet[WorkflowRuntime] = weakref.WeakSet()
         self._lock = threading.Lock()
-        self._server: BaseWSGIServer = make_server(
-            host, port, self._wsgi, threaded=True, request_handler=_QuietHandler
-        )
-        self._server.daemon_threads = True  # type: ignore[attr-defined]
+        self._server: BaseWSGIServer = _CallbackHTTPServer(host, port, self._wsgi)
         self.host = host
         self.port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, name="wfcallbacks-server", daemon=True)
@@ -86,6 +341,7 @@ class WorkflowServer:
         with self._lock:
             for key in [k for k, ref in self._executions.items() if ref() is runtime or ref() is None]:
                 del self._executions[key]
+            self._runtimes.discard(runtime)
 
     def runtime_for(self, execution_id: str) -> WorkflowRuntime | None:
         """The live runtime owning an execution id."""
@@ -100,7 +356,11 @@ class WorkflowServer:
             response = self._dispatch(request)
         except Exception as exc:  # never let a bug kill the server thread
             response = _json_response(500, error_envelope(500, "INTERNAL", f"pytest-wfcallbacks server error: {exc!r}"))
-            for runtime in list(self._runtimes):
+            match = _CALLBACK_PATH.match(request.path)
+            owner = self.runtime_for(match.group("execution")) if match is not None else None
+            with self._lock:
+                targets = [owner] if owner is not None else list(self._runtimes)
+            for runtime in targets:
                 runtime._server_errors.append(f"{request.method} {request.path}: {exc!r}")
         return response(environ, start_response)
 
@@ -113,15 +373,14 @@ class WorkflowServer:
                     return handled
             return _json_response(404, error_envelope(
                 404, "NOT_FOUND",
-                f"no callback endpoint at {request.path}: callback URLs look like "
+                f"no callback endpoint at {request.path!r}: callback URLs look like "
                 "/v1/projects/P/locations/L/workflows/W/executions/E/callbacks/C"))
         runtime = self.runtime_for(match.group("execution"))
         if runtime is None:
             return _json_response(404, error_envelope(
-                404, "NOT_FOUND", f"execution {match.group('execution')} not found"))
+                404, "NOT_FOUND", f"execution {match.group('execution')} not found (no running test owns it; "
+                f"callback {match.group('callback')} cannot be delivered)"))
         status, body = runtime._handle_callback_request(match.group("execution"), match.group("callback"), request)
-        if request.method == "HEAD":
-            return Response(b"", status=status, content_type="application/json")
         return _json_response(status, body)
 
     def close(self) -> None:

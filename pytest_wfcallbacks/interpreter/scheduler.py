@@ -320,25 +320,32 @@ class Kernel:
                     continue
                 if self.inflight:
                     self.changed.wait(0.02)
-                    self._check_budget(started, budget, describe, what)
+                    self.check_budget(started, describe, what)
                     continue
-                deadline = self.clock.next_deadline()
-                if deadline is None:
-                    raise DeadlockError(
-                        f"{what}: nothing can run and no timer is pending at {self.format_ns(self.clock.now_ns)}; "
-                        "every thread waits for something that will never happen",
-                        describe(),
-                    )
-                if not (self.settings.auto_advance and self.clock.auto_advance_enabled):
-                    raise DeadlockError(
-                        f"{what}: nothing can run until the timer at {self.format_ns(deadline)}, and auto-advance "
-                        "is off; move the clock with runtime.clock.advance(...) or advance_to(...)",
-                        describe(),
-                    )
-            self.fire_instant(deadline)
-            self._check_budget(started, budget, describe, what)
+            self.step_instant(describe, what)
+            self.check_budget(started, describe, what)
 
-    def _check_budget(self, started: float, budget: float, describe: Callable[[], str], what: str) -> None:
+    def step_instant(self, describe: Callable[[], str], what: str) -> None:
+        """Jump the clock to the next pending timer and fire that instant (nothing else can run)."""
+        with self.lock:
+            deadline = self.clock.next_deadline()
+            if deadline is None:
+                raise DeadlockError(
+                    f"{what}: nothing can run and no timer is pending at {self.format_ns(self.clock.now_ns)}; "
+                    "every thread waits for something that will never happen",
+                    describe(),
+                )
+            if not (self.settings.auto_advance and self.clock.auto_advance_enabled):
+                raise DeadlockError(
+                    f"{what}: nothing can run until the timer at {self.format_ns(deadline)}, and auto-advance "
+                    "is off; move the clock with runtime.clock.advance(...) or advance_to(...)",
+                    describe(),
+                )
+        self.fire_instant(deadline)
+
+    def check_budget(self, started: float, describe: Callable[[], str], what: str) -> None:
+        """Raise DeadlockError when a drive has taken more wall time than ``real_time_budget``."""
+        budget = self.settings.real_time_budget
         if _walltime.monotonic() - started > budget:
             raise DeadlockError(
                 f"{what}: still not done after {budget:g} s of wall time (real_time_budget); "
