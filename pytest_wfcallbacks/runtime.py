@@ -300,27 +300,35 @@ class Execution:
     async def _drive_async(self, done: Callable[[], bool], what: str) -> None:
         """The async drive: interpreter work runs in a worker thread so the event loop keeps running.
 
-        Before virtual time moves, the loop gets turns (an async service in the test may be about
-        to send a callback) and requests being handled on the server are waited for.
+        Virtual time moves only when nothing in the runtime can run, no callback request is being
+        handled, and the event loop has had turns with nothing happening: when other tasks are
+        alive on the loop (an async service that may be about to send a callback), the drive
+        first waits up to ``async_settle`` wall seconds for activity (a request answered, a
+        thread woken) and does not move time if there was any.
         """
         import time as walltime
 
         kernel = self._runtime._kernel
         describe = self._runtime.render_state
+        settle = self._runtime.settings.async_settle
         started = walltime.monotonic()
         while True:
             await asyncio.to_thread(kernel.run_until_idle, done)
             if done():
                 return
+            before = kernel.activity
             for _ in range(3):
                 await asyncio.sleep(0)
+            if _other_tasks_alive() and settle > 0:
+                until = walltime.monotonic() + settle
+                while walltime.monotonic() < until and kernel.activity == before and not kernel.inflight:
+                    await asyncio.sleep(0.001)
             with kernel.lock:
-                busy = bool(kernel.runnable)
-                inflight = kernel.inflight
-            if not busy and inflight:
-                await asyncio.sleep(0.001)
-            elif not busy:
+                quiet = not kernel.runnable and not kernel.inflight and kernel.activity == before
+            if quiet:
                 await asyncio.to_thread(kernel.step_instant, describe, what)
+            elif kernel.inflight:
+                await asyncio.sleep(0.001)
             kernel.check_budget(started, describe, what)
 
     async def wait_async(self) -> Execution:
@@ -755,6 +763,11 @@ class WorkflowRuntime:
         from .callbacks import handle_callback_request
 
         return handle_callback_request(self, execution_id, callback_id, request)
+
+
+def _other_tasks_alive() -> bool:
+    current = asyncio.current_task()
+    return any(task is not current and not task.done() for task in asyncio.all_tasks())
 
 
 def _plain(value: Any) -> Any:

@@ -69,6 +69,9 @@ class Kernel:
         self.schedule_rng = random.Random(f"schedule:{settings.seed}")
         self.ids = random.Random(f"ids:{settings.seed}")
         self.inflight = 0
+        #: Bumped by every wake and every answered callback request: lets an async drive
+        #: see that something happened while it gave the event loop time.
+        self.activity = 0
         self.branch_gate: deque[tuple[Join, WorkflowThread]] = deque()
         self.running_branches: dict[int, int] = {}
         self.threads: list[WorkflowThread] = []
@@ -97,6 +100,7 @@ class Kernel:
         thread.waiting = ""
         thread.cleanup = None
         self.runnable.append(thread)
+        self.activity += 1
         self.changed.notify_all()
 
     def run_one(self) -> bool:
@@ -360,6 +364,7 @@ class Kernel:
     def request_finished(self) -> None:
         """The request was answered (under the lock)."""
         self.inflight -= 1
+        self.activity += 1
         self.changed.notify_all()
 
 

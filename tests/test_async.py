@@ -1,0 +1,70 @@
+"""Async twins under pytest-asyncio, strict and auto modes, function and module loop scopes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "workflows"
+
+ASYNC_TESTS = f'''
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+
+EXAMPLES = Path({str(EXAMPLES)!r})
+
+{{marker}}
+async def test_callback_sent_from_the_event_loop(workflow_runtime):
+    execution = workflow_runtime.execute(EXAMPLES / "parallel_callbacks.yaml")
+    callback = await execution.wait_for_callback_async()
+    await execution.wait_until_awaiting_async(callback)
+
+    async def service():
+        # an async service on the test's loop answers every worker after a real delay
+        await asyncio.sleep(0.01)
+        async with httpx.AsyncClient() as client:
+            for n in range(10):
+                response = await client.post(callback.url, json={{"n": n}})
+                assert response.status_code == 200
+
+    task = asyncio.create_task(service())
+    received = await execution.result_async()
+    await task
+    assert [item["body"]["n"] for item in received] == list(range(10))
+
+{{marker}}
+async def test_send_async_and_wait_async(workflow_runtime):
+    execution = workflow_runtime.execute(EXAMPLES / "basic_callback.yaml")
+    callback = await execution.wait_for_callback_async()
+    response = await callback.send_async(query={{"ok": "1"}})
+    assert response.status_code == 200
+    await execution.wait_async()
+    assert execution.value["query"] == {{"ok": ["1"]}}
+
+{{marker}}
+async def test_timeouts_still_take_no_wall_time(workflow_runtime):
+    execution = workflow_runtime.execute(EXAMPLES / "callback_timeout.yaml")
+    assert await execution.result_async() == "timed out"
+    assert workflow_runtime.clock.elapsed == 3600
+'''
+
+
+@pytest.mark.parametrize(
+    ("mode", "marker", "scope"),
+    [
+        ("strict", "@pytest.mark.asyncio", "function"),
+        ("strict", "@pytest.mark.asyncio(loop_scope='module')", "module"),
+        ("auto", "", "function"),
+        ("auto", "", "module"),
+    ],
+)
+def test_async_twins(pytester: pytest.Pytester, mode: str, marker: str, scope: str) -> None:
+    pytester.makeini(f"[pytest]\nasyncio_mode = {mode}\nasyncio_default_fixture_loop_scope = {scope}\n"
+                     f"asyncio_default_test_loop_scope = {scope}\n")
+    pytester.makepyfile(ASYNC_TESTS.replace("{marker}", marker))
+    result = pytester.runpytest("-p", "asyncio", "-W", "error::DeprecationWarning")
+    result.assert_outcomes(passed=3)
