@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pytest_wfcallbacks import WorkflowRuntime  # noqa: E402
+from pytest_wfcallbacks import WorkflowRuntime
 
 AWAIT_12H = """
 - create:

@@ -11,7 +11,9 @@ methods of `Execution`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
+import functools
 import os
 import threading
 from collections.abc import Callable, Generator, Iterator
@@ -233,7 +235,7 @@ class Execution:
         return [t for t in self._runtime._kernel.threads if t.execution is self and t.state is not ThreadState.DONE]
 
     def _drive(self, done: Callable[[], bool], what: str) -> None:
-        self._runtime._kernel.drive(done, lambda: self._runtime.render_state(), what=what)
+        self._runtime._kernel.drive(done, self._runtime.render_state, what=what)
 
     def wait(self) -> Execution:
         """Drive to the end (moving virtual time when nothing else can); returns the execution."""
@@ -428,7 +430,7 @@ class Execution:
             while endpoint.on_await:
                 pending = endpoint.on_await.popleft()
                 cb = Callback(endpoint)
-                runtime.clock.call_at(runtime.clock.now_ns, lambda cb=cb, kw=pending.kwargs: cb.send(**kw),
+                runtime.clock.call_at(runtime.clock.now_ns, functools.partial(cb.send, **pending.kwargs),
                                       user=True, label=f"send_on_await {endpoint.id}")
         payload = yield BLOCK
         return payload
@@ -712,10 +714,8 @@ class WorkflowRuntime:
                         thread.cleanup()
                         thread.cleanup = None
                     if thread.gen is not None:
-                        try:
+                        with contextlib.suppress(BaseException):
                             thread.gen.close()
-                        except BaseException:
-                            pass
                     thread.state = ThreadState.DONE
                     if thread in self._kernel.runnable:
                         self._kernel.runnable.remove(thread)

@@ -80,7 +80,8 @@ class Settings:
             if not isinstance(key, str) or not isinstance(value, str):
                 raise TypeError(f"env values must be strings: {key!r}: {value!r}")
             if not key or key.startswith(("GOOGLE_", "WORKFLOWS_")):
-                raise ValueError(f"env variable names must be non-empty and not start with GOOGLE_ or WORKFLOWS_: {key!r}")
+                raise ValueError(
+                    f"env variable names must be non-empty and not start with GOOGLE_ or WORKFLOWS_: {key!r}")
 
 
 SETTING_NAMES = tuple(f.name for f in dataclasses.fields(Settings))

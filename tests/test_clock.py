@@ -80,4 +80,4 @@ def test_naive_datetimes_are_refused() -> None:
 
 
 def test_default_start_time_is_documented_instant() -> None:
-    assert DEFAULT_START_TIME == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert datetime(2026, 1, 1, tzinfo=timezone.utc) == DEFAULT_START_TIME

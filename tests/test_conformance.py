@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,8 +30,8 @@ def _same(actual: Any, expected: Any) -> bool:
     if isinstance(expected, list):
         return len(actual) == len(expected) and all(_same(a, e) for a, e in zip(actual, expected))
     if isinstance(expected, dict):
-        return list(actual) == list(expected) or (set(actual) == set(expected)) and all(
-            _same(actual[k], expected[k]) for k in expected)
+        return list(actual) == list(expected) or ((set(actual) == set(expected)) and all(
+            _same(actual[k], expected[k]) for k in expected))
     return bool(actual == expected)
 
 
@@ -59,7 +58,8 @@ def test_conformance(case: dict[str, Any], workflow_server: Any) -> None:
             assert execution.state is ExecutionState.FAILED, (
                 f"expected an error tagged {case['error']}, got {execution.state} {execution.value!r}")
             tags = execution.error.get("tags") if isinstance(execution.error, dict) else None
-            assert isinstance(tags, list) and case["error"] in tags, f"error {execution.error!r}"
+            assert isinstance(tags, list), f"error without tags: {execution.error!r}"
+            assert case["error"] in tags, f"error {execution.error!r}"
         else:
             assert execution.state is ExecutionState.SUCCEEDED, (
                 f"expected {case['result']!r}, got {execution.state}: {execution.error!r}")

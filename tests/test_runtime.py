@@ -81,7 +81,8 @@ def test_result_raises_workflow_failed_with_tags_and_location(workflow_runtime) 
     assert failure.value.tags == ["MyError"]
     assert failure.value.error == {"tags": ["MyError"], "message": "boom"}
     message = str(failure.value)
-    assert "step 'b'" in message and "<workflow>:4:3" in message
+    assert "step 'b'" in message
+    assert "<workflow>:4:3" in message
     assert "seed=0" in message
 
 

@@ -307,13 +307,11 @@ class Kernel:
         while True:
             if stop is not None and stop():
                 return
-            if not self.run_one():
-                if not self.run_due_actions():
-                    return
+            if not self.run_one() and not self.run_due_actions():
+                return
 
     def drive(self, done: Callable[[], bool], describe: Callable[[], str], *, what: str) -> None:
         """Run, and move time when nothing else can, until ``done()``; raise DeadlockError when stuck."""
-        budget = self.settings.real_time_budget
         started = _walltime.monotonic()
         while True:
             self.run_until_idle(done)

@@ -168,7 +168,8 @@ class WorkflowThread:
 
     def get_env(self, name: str) -> str | None:
         """Built-in and user environment variables."""
-        return self.execution._env.get(name)
+        value: str | None = self.execution._env.get(name)
+        return value
 
     def sleep(self, seconds: float) -> Generator[Any, Any, None]:
         """Block until the virtual clock reaches now + seconds."""
@@ -182,21 +183,15 @@ class WorkflowThread:
         yield BLOCK
         self.take_resume()
 
-    def sleep_until_ns(self, deadline: int) -> Generator[Any, Any, None]:
-        """Block until an absolute virtual instant (returns at once for the past)."""
-        if deadline <= self.kernel.clock.now_ns:
-            return
-        from ..clock import NS
-
-        yield from self.sleep((deadline - self.kernel.clock.now_ns) / NS)
-
     def create_callback(self, method: str) -> dict[str, Any]:
         """Create a callback endpoint of this execution."""
-        return self.execution._create_callback(self, method)
+        created: dict[str, Any] = self.execution._create_callback(self, method)
+        return created
 
     def await_callback(self, callback: dict[str, Any], timeout: float) -> Generator[Any, Any, Any]:
         """Wait for one request on an endpoint (TimeoutError after ``timeout`` virtual seconds)."""
-        return self.execution._await_callback(self, callback, timeout)
+        waiting: Generator[Any, Any, Any] = self.execution._await_callback(self, callback, timeout)
+        return waiting
 
     def log(self, severity: str, payload: Any) -> None:
         """Record a log entry."""
@@ -204,7 +199,8 @@ class WorkflowThread:
 
     def http_request(self, request: dict[str, Any]) -> Generator[Any, Any, Any]:
         """Perform an outbound HTTP request through the runtime's mock router."""
-        return self.execution._runtime._http.request(self, request)
+        sending: Generator[Any, Any, Any] = self.execution._runtime._http.request(self, request)
+        return sending
 
     # ------------------------------------------------------------------ blocking
     def block(self, waiting: str, cleanup: Callable[[], None] | None = None) -> None:
