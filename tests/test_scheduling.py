@@ -227,3 +227,49 @@ def test_the_execution_duration_limit_fails_longer_executions(workflow_server) -
         assert execution.state is ExecutionState.FAILED
         assert "TimeoutError" in execution.error["tags"]
         assert execution.duration == pytest.approx(30)  # fails 1 ns after the limit: the limit itself is allowed
+
+
+def test_deadlock_and_budget_reports_as_a_user_sees_them(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile('''
+import pytest
+
+WAITS = """
+- create:
+    call: events.create_callback_endpoint
+    result: cb
+- fan_out:
+    parallel:
+      branches:
+        - approver:
+            steps:
+              - wait_approval:
+                  call: events.await_callback
+                  args: {callback: ${cb}, timeout: 600}
+        - timer:
+            steps:
+              - nap:
+                  call: sys.sleep
+                  args: {seconds: 30}
+"""
+
+def test_deadlock(workflow_runtime):
+    execution = workflow_runtime.execute(WAITS)
+    with workflow_runtime.clock.auto_advance_disabled():
+        execution.result()
+
+@pytest.mark.workflow_runtime(real_time_budget=0.05, seed=9)
+def test_budget(workflow_runtime):
+    looping = "- loop:\\n    for:\\n      value: i\\n      range: [1, 50000]\\n      steps:\\n        - s:\\n            call: sys.sleep\\n            args: {seconds: 1}\\n"
+    workflow_runtime.execute(looping).result()
+''')
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([
+        "*DeadlockError*auto-advance is off*",
+        "*seed=0 (rerun with --wf-seed=0)*",
+        "*thread*routine*step*state*waiting for*",
+        "*branch fan_out/approver*wait_approval*blocked*await_callback on POST callback*",
+        "*branch fan_out/timer*nap*blocked*sleep until*",
+        "*DeadlockError*real_time_budget*",
+        "*seed=9 (rerun with --wf-seed=9)*",
+    ])

@@ -176,9 +176,17 @@ class WorkflowThread:
         kernel = self.kernel
         from ..clock import seconds_to_ns
 
+        from ..history import EventKind
+
         deadline = kernel.clock.now_ns + seconds_to_ns(seconds)
+
+        def wake_up() -> None:
+            self.execution._record(EventKind.TIMER_FIRED, self, reason="sleep", seconds=seconds)
+            kernel.wake(self)
+
         with kernel.lock:
-            timer = kernel.clock.call_at(deadline, lambda: kernel.wake(self), label=f"sleep ({self.describe()})")
+            self.execution._record(EventKind.SLEEP, self, seconds=seconds)
+            timer = kernel.clock.call_at(deadline, wake_up, label=f"sleep ({self.describe()})")
             self.block(f"sleep until {kernel.format_ns(deadline)}", timer.cancel)
         yield BLOCK
         self.take_resume()
