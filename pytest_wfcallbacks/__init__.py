@@ -18,6 +18,7 @@ from .settings import Limits, Settings
 __version__ = "0.1.0"
 
 __all__ = [
+    "FAKE_TOKEN",
     "Callback",
     "CallbackResponse",
     "DeadlockError",
@@ -43,4 +44,6 @@ __all__ = [
     "assert_branch_order",
     "assert_callback_response",
     "assert_slot_state",
+    "delayed",
+    "respond_after",
 ]

@@ -117,7 +117,11 @@ def workflow_runtime(request: pytest.FixtureRequest, workflow_server: WorkflowSe
         reports = request.node.stash.get(_REPORT_KEY, {})
         call = reports.get("call")
         if runtime.settings.check_at_teardown and call is not None and call.passed:
-            runtime.check()
+            try:
+                runtime.check()
+            except WfCallbacksError as problems:
+                # The report is the message; a traceback into the plugin would only add noise.
+                pytest.fail(str(problems), pytrace=False)
     finally:
         runtime.close()
 

@@ -483,6 +483,9 @@ class WorkflowRuntime:
         self._client_lock = threading.Lock()
         self._log_listeners: list[Callable[[Execution, LogEntry], None]] = []
         self._deploy_counter = 0
+        from .api import attach
+
+        attach(self)  # reachable through the Workflows / Executions REST API of its server
 
     # ------------------------------------------------------------------ public
     @property
@@ -530,10 +533,29 @@ class WorkflowRuntime:
             return workflow_or_source
         return self.deploy(workflow_or_source)
 
-    def execute(self, workflow_or_source: Any, argument: Any = None) -> Execution:
-        """Start an execution and run until every thread blocks or ends, without moving the clock."""
+    def start(self, workflow_or_source: Any, argument: Any = None) -> Execution:
+        """Create an ACTIVE execution without running anything: it runs on the next drive.
+
+        This is what the Executions API's create does (it answers before any step runs).
+        """
         self._check_open()
         workflow = self._workflow(workflow_or_source)
+        value = self._checked_argument(argument)
+        with self._kernel.lock:
+            execution = Execution(self, workflow, self._new_execution_id(), value)
+            self.executions.append(execution)
+            execution._record(EventKind.EXECUTION_STARTED, None, argument=copy_value(value))
+            self._kernel.start(execution._main, execution._engine.run_main(execution._main, copy_value(value)))
+            self._kernel.changed.notify_all()
+        return execution
+
+    def execute(self, workflow_or_source: Any, argument: Any = None) -> Execution:
+        """Start an execution and run until every thread blocks or ends, without moving the clock."""
+        execution = self.start(workflow_or_source, argument)
+        self._kernel.run_until_idle()
+        return execution
+
+    def _checked_argument(self, argument: Any) -> Any:
         try:
             value = from_python(argument, where="execution argument")
         except ValueError as exc:
@@ -543,13 +565,7 @@ class WorkflowRuntime:
             if size > self.settings.limits.argument_bytes:
                 raise WfCallbacksError(
                     f"execution argument is {size} bytes; the limit is {self.settings.limits.argument_bytes}")
-        execution_id = self._new_execution_id()
-        execution = Execution(self, workflow, execution_id, value)
-        self.executions.append(execution)
-        execution._record(EventKind.EXECUTION_STARTED, None, argument=copy_value(value))
-        self._kernel.start(execution._main, execution._engine.run_main(execution._main, copy_value(value)))
-        self._kernel.run_until_idle()
-        return execution
+        return value
 
     def run(self, workflow_or_source: Any, argument: Any = None) -> Execution:
         """Start an execution and drive it to the end (`Execution.wait`)."""
@@ -592,6 +608,13 @@ class WorkflowRuntime:
                 outcomes.append(outcome)
         return outcomes
 
+    def find_callback(self, url: str) -> Callback:
+        """The callback endpoint with this URL, in any execution of this runtime (e.g. inside a mock)."""
+        endpoint = self._endpoint_for_url(url.split("?", 1)[0])
+        if endpoint is None:
+            raise WfCallbacksError(f"no callback endpoint of this runtime has the URL {url!r}")
+        return Callback(endpoint)
+
     def check(self) -> None:
         """Raise one grouped report of background problems (server errors, unmocked outbound calls)."""
         problems: list[str] = []
@@ -602,6 +625,9 @@ class WorkflowRuntime:
         if unmocked:
             problems.append("outbound HTTP calls no mock answered (add routes on workflow_runtime.http):")
             problems.extend(f"  - {item}" for item in unmocked)
+        if self._http.mock_errors:
+            problems.append("mocks that raised (fix the side effect on workflow_runtime.http):")
+            problems.extend(f"  - {item}" for item in self._http.mock_errors)
         internal = [e for ex in self.executions for e in ex._internal_errors]
         if internal:
             problems.append("internal interpreter errors (please report them):")

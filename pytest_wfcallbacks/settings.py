@@ -32,6 +32,7 @@ class Limits:
     await_timeout_default: float = 43_200.0
     argument_bytes: int = 512 * 1024
     callback_body_bytes: int = 1024 * 1024
+    http_response_bytes: int = 2 * 1024 * 1024
 
     def replace(self, **changes: Any) -> Limits:
         """A copy with some limits changed; unknown names raise TypeError."""
