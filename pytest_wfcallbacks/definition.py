@@ -14,16 +14,18 @@ blocking calls never inside expressions, subworkflow arguments, parallel
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import Location, WorkflowSyntaxError
+from .errors import Location, WorkflowSyntaxError, wf_error
 from .expr import CompileContext, Compiled, CompileError, ExprSyntaxError, compile_expression
 from .settings import Limits
 from .source import MarkedDict, MarkedList, Source, key_mark_of, mark_of, start_of
 from .stdlib.registry import Function, Registry
+from .stdlib.registry import Param as FunctionParam
 from .values import copy_value
 
 _EXPR_RE = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
@@ -35,6 +37,13 @@ STEP_KEYS = frozenset(
 ACTION_KEYS = ("assign", "call", "switch", "for", "parallel", "raise", "try", "return", "steps")
 RESERVED_TARGETS = ("end", "break", "continue")
 CALLBACK_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")
+#: Call targets that are connectors (run by the runtime's connector hook, never by the stdlib).
+CONNECTOR_PREFIXES = ("googleapis.", "experimental.", "gke.")
+#: Connector helpers the service lets expressions call with positional arguments (the official
+#: `connector_secretmanager` sample does), with their parameters in order.
+EXPRESSION_CONNECTORS: dict[str, tuple[str, ...]] = {
+    "googleapis.secretmanager.v1.projects.secrets.versions.accessString": ("secret_id", "version", "project_id"),
+}
 
 
 # --------------------------------------------------------------------------- control signals
@@ -320,6 +329,9 @@ class _BlockInfo:
             current = current.parent
 
 
+#: The fields every `Step` starts with: name, path, routine, location, next.
+_Common = tuple[str, str, str, Location, Control]
+
 #: A jump still looking for its target: target, where, origin step, the block it was found in.
 _PendingJump = tuple[str, Location, str, _BlockInfo]
 
@@ -345,6 +357,68 @@ class _ScopeInfo:
         return False
 
 
+class _ExpressionRegistry(Registry):
+    """The registry as expressions of one routine see it.
+
+    Two differences from the standard library's registry: a module name that the
+    routine uses as a variable (official samples assign ``list``, ``map`` and loop over
+    ``text``) is a variable there, not a module; and the connector helpers of
+    `EXPRESSION_CONNECTORS` may be called (they fail at run time, like every connector
+    call, because connectors are not emulated).
+    """
+
+    def __init__(self, base: Registry) -> None:
+        super().__init__(base.functions, base.constants)
+        self.variables: frozenset[str] = frozenset()
+        self.connectors = {
+            name: Function(name, tuple(FunctionParam(p) for p in params), _connector_not_emulated(name))
+            for name, params in EXPRESSION_CONNECTORS.items()
+        }
+
+    def is_module(self, name: str) -> bool:
+        """A module prefix, unless the routine assigns a variable of that name."""
+        return name not in self.variables and super().is_module(name)
+
+    def get(self, name: str) -> Function | None:
+        """A standard-library function, or one of the connector helpers allowed in expressions."""
+        return super().get(name) or self.connectors.get(name)
+
+
+def _connector_not_emulated(name: str) -> Callable[..., Any]:
+    def call(*args: Any) -> Any:
+        raise wf_error(
+            "SystemError",
+            f"{name}: connector calls are not emulated; wrap the call in a subworkflow and test it with a fake, "
+            "or call the API with http.* and mock it on workflow_runtime.http",
+        )
+
+    return call
+
+
+def _variables_written(body: Any) -> frozenset[str]:
+    """Every name a routine body may write: assign roots, results, loop variables, ``except as``."""
+    names: set[str] = set()
+    stack = [body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            assign = node.get("assign")
+            if isinstance(assign, list):
+                for item in assign:
+                    if isinstance(item, dict):
+                        names.update(re.split(r"[.\[]", str(k), maxsplit=1)[0].strip() for k in item)
+            for key, attribute in (("result", None), ("for", "value"), ("for", "index"), ("except", "as")):
+                value = node.get(key)
+                if attribute is not None:
+                    value = value.get(attribute) if isinstance(value, dict) else None
+                if isinstance(value, str):
+                    names.add(value)
+            stack.extend(node.values())
+    return frozenset(names)
+
+
 class _Builder:
     def __init__(self, source: Source, registry: Registry, limits: Limits) -> None:
         self.source = source
@@ -352,7 +426,8 @@ class _Builder:
         self.limits = limits
         self.routine = ""
         self.step_names: dict[str, Location] = {}
-        self.ctx = CompileContext(registry, {})
+        self.expr_registry = _ExpressionRegistry(registry)
+        self.ctx = CompileContext(self.expr_registry, {})
         self.routine_calls: dict[str, set[str]] = {}
         self.routine_blocks: dict[str, bool] = {}
         self.expr_calls: list[tuple[str, Location]] = []
@@ -370,7 +445,8 @@ class _Builder:
     def loc(self, container: Any, key: Any = None, step: str = "", *, of_key: bool = False) -> Location:
         if key is None:
             line, column = start_of(container)
-        elif of_key:
+        elif of_key or (isinstance(container, MarkedDict) and isinstance(container.get(key), (dict, list))):
+            # Errors about a whole block (`except:`, `for:`...) point at its key, not its first item.
             line, column = key_mark_of(container, key)
         else:
             line, column = mark_of(container, key)
@@ -382,6 +458,9 @@ class _Builder:
     # ---------------------------------------------------------------- top level
     def build(self) -> Definition:
         data = self.source.data
+        if data is None or data == []:
+            raise self.fail("the workflow is empty: it needs a `main` routine or a list of steps",
+                            Location(self.source.file, 1, 1))
         if isinstance(data, list):
             raw_routines: dict[str, Any] = {"main": {"steps": data}}
             marks_owner: Any = None
@@ -405,19 +484,25 @@ class _Builder:
             )
         # Parameters first, so calls in any routine can be checked against them.
         for name, body in raw_routines.items():
-            where = self.loc(marks_owner, name, of_key=True) if marks_owner is not None else Location(self.source.file, 1, 1)
+            where = self.routine_location(marks_owner, name)
             if not isinstance(body, dict):
                 raise self.fail(f"routine {name!r} must be a map with `steps` (and optional `params`)", where)
             self.ctx.subworkflows[name] = tuple(self.param_names(name, body, where)) if name != "main" else ()
         del self.ctx.subworkflows["main"]
         routines: dict[str, Routine] = {}
         for name, body in raw_routines.items():
-            where = self.loc(marks_owner, name, of_key=True) if marks_owner is not None else Location(self.source.file, 1, 1)
+            where = self.routine_location(marks_owner, name)
             routines[name] = self.build_routine(name, body, where, bare=marks_owner is None)
         for name, unresolved in self.jump_reports:
             self.report_bad_jumps(name, unresolved, self.routine_names[name])
         self.check_subworkflow_calls(routines)
         return Definition(routines, self.source)
+
+    def routine_location(self, owner: Any, name: str) -> Location:
+        """Where a routine's name is (line 1 for a bare list of steps)."""
+        if owner is None:
+            return Location(self.source.file, 1, 1)
+        return self.loc(owner, name, of_key=True)
 
     def param_names(self, name: str, body: Any, where: Location) -> list[str]:
         params = body.get("params", [])
@@ -450,6 +535,10 @@ class _Builder:
         self.routine_calls[name] = set()
         self.routine_blocks[name] = False
         self.name_blocks = self.routine_names[name] = {}
+        params_raw = body.get("params") if isinstance(body, dict) else None
+        declared = self.ctx.subworkflows.get(name, ()) if name != "main" else tuple(
+            p for p in (params_raw or []) if isinstance(p, str))
+        self.expr_registry.variables = _variables_written(body.get("steps")) | frozenset(declared)
         self.unresolved_jumps = []
         unknown = set(body) - {"params", "steps"}
         if unknown:
@@ -542,7 +631,9 @@ class _Builder:
                 info.parent.pending_jumps.append(jump)
         info.pending_jumps.clear()
 
-    def report_bad_jumps(self, routine: str, unresolved: list[_PendingJump], names: dict[str, list[_BlockInfo]]) -> None:
+    def report_bad_jumps(
+        self, routine: str, unresolved: list[_PendingJump], names: dict[str, list[_BlockInfo]]
+    ) -> None:
         """Explain the first jump of a routine that has no reachable target."""
         for target, where, origin, info in unresolved:
             holders = names.get(target, [])
@@ -625,7 +716,8 @@ class _Builder:
         actions = [key for key in ACTION_KEYS if key in body]
         if len(actions) > 1:
             raise self.fail(
-                f"step {name!r} has both {actions[0]!r} and {actions[1]!r}: a step does one thing; split it in two steps",
+                f"step {name!r} has both {actions[0]!r} and {actions[1]!r}: a step does one thing; "
+                "split it in two steps",
                 self.loc(body, actions[1], path, of_key=True),
             )
         for dependent, needs in (("args", "call"), ("result", "call"), ("retry", "try"), ("except", "try")):
@@ -646,7 +738,7 @@ class _Builder:
                 raise self.fail(f"step {name!r} does nothing: give it assign, call, switch, ... or next", where)
             return JumpStep(name, path, self.routine, where, nxt)
         action = actions[0]
-        common = (name, path, self.routine, where, nxt)
+        common: _Common = (name, path, self.routine, where, nxt)
         if action == "assign":
             return AssignStep(*common, self.assign_items(body, scope, path))
         if action == "call":
@@ -697,7 +789,8 @@ class _Builder:
             raise self.fail("`assign` must be a non-empty list of `- name: value` items", where)
         if len(raw) > self.limits.assign_items:
             raise self.fail(
-                f"`assign` has {len(raw)} items; at most {self.limits.assign_items} are allowed: split it in several steps",
+                f"`assign` has {len(raw)} items; at most {self.limits.assign_items} are allowed: "
+                "split it in several steps",
                 where,
             )
         items: list[tuple[AssignTarget, Template]] = []
@@ -727,7 +820,7 @@ class _Builder:
         while isinstance(node, (Member, Index)):
             if isinstance(node, Member):
                 key = node.name
-                parts.append(("key", lambda fr, key=key: key))
+                parts.append(("key", _constant_fn(key)))
             else:
                 compiled = self.compile_node(node.index, where, scope, text)
                 parts.append(("index", compiled.fn))
@@ -759,7 +852,7 @@ class _Builder:
                 )
             current = current.parent
 
-    def call_step(self, common: tuple[Any, ...], body: Any, scope: _ScopeInfo, path: str) -> CallStep:
+    def call_step(self, common: _Common, body: Any, scope: _ScopeInfo, path: str) -> CallStep:
         target = body["call"]
         where = self.loc(body, "call", path)
         if not isinstance(target, str) or not target:
@@ -770,7 +863,7 @@ class _Builder:
         positional = isinstance(raw_args, list)
         args = None if raw_args is None else self.template(raw_args, body, "args", path, scope)
         if function is None and subworkflow is None:
-            if not target.startswith(("googleapis.", "experimental.")):
+            if not target.startswith(CONNECTOR_PREFIXES):
                 hint = _suggest(target, set(self.registry.functions) | set(self.ctx.subworkflows))
                 raise self.fail(f"call to unknown function or subworkflow {target!r}{hint}", where)
             self.routine_blocks[self.routine] = True
@@ -816,7 +909,7 @@ class _Builder:
                 raise self.fail(f"{what} {target} needs the arguments {', '.join(required)}", where)
 
     def switch_step(
-        self, common: tuple[Any, ...], body: Any, info: _BlockInfo, scope: _ScopeInfo, path: str
+        self, common: _Common, body: Any, info: _BlockInfo, scope: _ScopeInfo, path: str
     ) -> SwitchStep:
         raw = body["switch"]
         where = self.loc(body, "switch", path)
@@ -879,7 +972,8 @@ class _Builder:
             value = raw["range"]
             if isinstance(value, list):
                 if len(value) != 2:
-                    raise self.fail("`range` takes two values: [begin, end] (both inclusive)", self.loc(raw, "range", path))
+                    raise self.fail("`range` takes two values: [begin, end] (both inclusive)",
+                                    self.loc(raw, "range", path))
             elif not (isinstance(value, str) and _EXPR_RE.match(value)):
                 raise self.fail("`range` must be [begin, end] or an expression giving that list",
                                 self.loc(raw, "range", path))
@@ -895,7 +989,7 @@ class _Builder:
         return LoopSpec(raw["value"], index, items, rng, body)
 
     def parallel_step(
-        self, common: tuple[Any, ...], body: Any, info: _BlockInfo, scope: _ScopeInfo, path: str
+        self, common: _Common, body: Any, info: _BlockInfo, scope: _ScopeInfo, path: str
     ) -> ParallelStep:
         raw = body["parallel"]
         where = self.loc(body, "parallel", path)
@@ -979,7 +1073,7 @@ class _Builder:
         return ParallelStep(*common, tuple(branches), loop, tuple(shared_raw), limit, policy == "continueAll")
 
     def try_step(
-        self, common: tuple[Any, ...], body: Any, info: _BlockInfo, scope: _ScopeInfo, path: str
+        self, common: _Common, body: Any, info: _BlockInfo, scope: _ScopeInfo, path: str
     ) -> TryStep:
         raw = body["try"]
         where = self.loc(body, "try", path)
@@ -1060,7 +1154,14 @@ class _Builder:
         return RetrySpec(None, predicate, max_retries, initial, max_delay, multiplier)
 
     # ---------------------------------------------------------------- expressions
-    def expr_location(self, owner: Any, key: Any, path: str, offset: int | None) -> tuple[Location, str]:
+    def expr_location(self, owner: Any, key: Any, path: str, offset: int | None,
+                      expression: str = "") -> tuple[Location, str]:
+        """Where an expression (or the character at ``offset`` in it) is, plus a caret snippet.
+
+        The caret goes under the offending character when the source line holds the
+        expression text verbatim up to it; otherwise (an expression folded over several
+        lines, JSON escapes) under the ``${`` that starts it.
+        """
         line, column = mark_of(owner, key) if owner is not None else (0, 0)
         snippet = ""
         if line and offset is not None:
@@ -1069,7 +1170,12 @@ class _Builder:
             if start < len(text) and text[start] in "'\"":
                 start += 1
             if text[start : start + 2] == "${":
-                column = start + 1 + 2 + offset
+                body = start + 2
+                seen = min(offset + 1, len(expression))
+                if not expression or text[body : body + seen] == expression[:seen]:
+                    column = body + offset + 1
+                else:
+                    column = start + 1
                 snippet = f"    {text}\n    {' ' * (column - 1)}^"
         return Location(self.source.file, line, column, path), snippet
 
@@ -1088,15 +1194,15 @@ class _Builder:
         if isinstance(value, str):
             match = _EXPR_RE.match(value)
             if not match:
-                return Template(lambda fr, v=value: v, True, frozenset(), frozenset(), True, value)
+                return _constant(value)
             text = match.group(1)
             try:
                 compiled = compile_expression(text, self.ctx)
             except ExprSyntaxError as exc:
-                where, snippet = self.expr_location(owner, key, path, exc.offset)
+                where, snippet = self.expr_location(owner, key, path, exc.offset, text)
                 raise self.fail(f"invalid expression ${{{text}}}: {exc.message}", where, snippet) from None
             except CompileError as exc:
-                where, snippet = self.expr_location(owner, key, path, exc.offset)
+                where, snippet = self.expr_location(owner, key, path, exc.offset, text)
                 raise self.fail(f"in ${{{text}}}: {exc.message}", where, snippet) from None
             if scope is not None:
                 where, _ = self.expr_location(owner, key, path, None)
@@ -1111,7 +1217,7 @@ class _Builder:
             parts: list[tuple[Template, Template]] = []
             for k, v in value.items():
                 key_tpl = self.template(k, value, k, path, scope) if isinstance(k, str) and _EXPR_RE.match(k) else None
-                parts.append((key_tpl or Template(lambda fr, kk=k: kk, True, frozenset(), frozenset(), True, k),
+                parts.append((key_tpl or _constant(k),
                               self.template(v, value, k, path, scope)))
             if all(k.constant and v.constant for k, v in parts):
                 constant = {k.value: v.value for k, v in parts}
@@ -1139,9 +1245,9 @@ class _Builder:
                                 constant_list)
             return Template(lambda fr: [t.evaluate(fr) for t in items], True,
                             frozenset().union(*(t.reads for t in items)), frozenset())
-        if isinstance(value, float) and value != value:
+        if isinstance(value, float) and math.isnan(value):
             raise self.fail("NaN is not a Workflows value", self.loc(owner, key, path))
-        return Template(lambda fr, v=value: v, True, frozenset(), frozenset(), True, value)
+        return _constant(value)
 
     # ---------------------------------------------------------------- whole-workflow checks
     def check_reads(self, scope: _ScopeInfo) -> None:
@@ -1177,6 +1283,18 @@ class _Builder:
         for name, routine in list(routines.items()):
             routines[name] = Routine(routine.name, routine.params, routine.body, routine.loc,
                                      bool(self.routine_blocks.get(name)))
+
+
+def _constant_fn(value: Any) -> Callable[[Any], Any]:
+    def constant(frame: Any) -> Any:
+        return value
+
+    return constant
+
+
+def _constant(value: Any) -> Template:
+    """A template for a scalar from the source (no ``${...}``)."""
+    return Template(_constant_fn(value), True, frozenset(), frozenset(), True, value)
 
 
 def _suggest(word: str, candidates: Any) -> str:

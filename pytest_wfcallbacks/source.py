@@ -113,7 +113,7 @@ class _Loader(
                         self.allow_simple_key = False
                         return yaml.ScalarToken(value, True, start_mark, self.get_mark())
                 index += 1
-        return super().scan_plain()  # type: ignore[no-any-return]
+        return super().scan_plain()
 
 
 def _mark(node: yaml.Node) -> Mark:
@@ -150,8 +150,8 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> Any:
         result.item_marks.append(_mark(item))
 
 
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)  # type: ignore[type-var]
+_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)  # type: ignore[type-var]
 
 
 @dataclass(frozen=True)

@@ -382,10 +382,10 @@ class _Parser:
             self.expect("]")
             return Index(left.pos, left, index)
         if op == "(":
-            name = _dotted_name(left)
-            if name is None:
+            callee = _dotted_name(left)
+            if callee is None:
                 raise ExprSyntaxError("only functions and subworkflows can be called", token.pos)
-            return Call(left.pos, name, tuple(self.sequence(")")))
+            return Call(left.pos, callee, tuple(self.sequence(")")))
         right = self.expression(_INFIX_POWER[op])
         return Binary(token.pos, op, left, right)
 

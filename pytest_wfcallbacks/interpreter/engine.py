@@ -14,8 +14,9 @@ may share a variable's list or map), never on reads.
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any
+import math
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, overload
 
 from ..definition import (
     BREAK,
@@ -62,7 +63,7 @@ class Engine:
         self.memory_limit = limits.memory_bytes
         self.history = execution._history
         self.clock = execution._runtime.clock
-        self.dispatch = {
+        self.dispatch: dict[type[Step], Callable[[Any, WorkflowThread], Gen]] = {
             AssignStep: self.run_assign,
             CallStep: self.run_call,
             SwitchStep: self.run_switch,
@@ -124,7 +125,7 @@ class Engine:
         routine = self.routines[name]
         if len(args) > len(routine.params):
             raise type_error(f"subworkflow {name} takes at most {len(routine.params)} arguments, {len(args)} given")
-        named = {param.name: copy_value(value) for param, value in zip(routine.params, args)}
+        named = {param.name: copy_value(value) for param, value in zip(routine.params, args, strict=False)}
         return (yield from self.call_routine(routine, named, th))
 
     # ------------------------------------------------------------------ blocks
@@ -191,23 +192,28 @@ class Engine:
             value = template.fn(th)
             if not template.fresh:
                 value = copy_value(value)
-            kind = type(value)
-            if kind is str:
-                if len(value) * 4 > self.string_limit and len(value.encode("utf-8", "surrogatepass")) > self.string_limit:
-                    raise wf_error("ResourceLimitError",
-                                   f"string of {len(value)} characters exceeds the {self.string_limit}-byte limit")
-            elif (kind is list or kind is dict) and len(value) > 64 and value_size(value) > self.memory_limit:
-                raise wf_error("ResourceLimitError",
-                               f"value assigned to {target.text} exceeds the {self.memory_limit}-byte memory limit")
+            self.check_size(value, target.text)
             if not target.path:
                 th.scope.assign(target.root, value)
             else:
                 self.assign_path(target.root, target.path, value, th)
 
+    def check_size(self, value: Any, name: str) -> None:
+        """ResourceLimitError when a value stored in a variable breaks the string or memory limit (#23)."""
+        kind = type(value)
+        if kind is str:
+            limit = self.string_limit
+            if len(value) * 4 > limit and len(value.encode("utf-8", "surrogatepass")) > limit:
+                raise wf_error("ResourceLimitError", f"the string stored in {name} ({len(value)} characters) exceeds "
+                               f"the {limit}-byte string limit (limit `string_bytes`)")
+        elif (kind is list or kind is dict) and value_size(value) > self.memory_limit:
+            raise wf_error("ResourceLimitError", f"the value stored in {name} exceeds the {self.memory_limit}-byte "
+                           "memory limit for variables (limit `memory_bytes`)")
+
     def assign_path(self, root: str, path: Any, value: Any, th: WorkflowThread) -> None:
         container = th.scope.lookup(root)
         last = len(path) - 1
-        for position, (kind, key_fn) in enumerate(path):
+        for position, (_kind, key_fn) in enumerate(path):
             key = key_fn(th)
             ctype = type(container)
             if ctype is dict:
@@ -268,6 +274,7 @@ class Engine:
                                                                          None if step.args is None
                                                                          else step.args.evaluate(th))
         if step.result is not None:
+            self.check_size(result, step.result)
             th.scope.assign(step.result, result)
         return None
 
@@ -293,12 +300,13 @@ class Engine:
             control = yield from self.dispatch[type(step)](step, th)
         return control if control is not None else step.next
 
-    def loop_items(self, loop: LoopSpec, th: WorkflowThread) -> list[Any]:
+    def loop_items(self, loop: LoopSpec, th: WorkflowThread) -> Sequence[Any]:
+        """The values a loop runs over: the ``in`` list, or the inclusive ``range`` (lazily, for ints)."""
         if loop.items is not None:
             items = loop.items.evaluate(th)
             if type(items) is not list:
                 raise type_error(f"for ... in needs a list, got {type_name(items)} (iterate a map with keys(m))")
-            return items  # type: ignore[no-any-return]
+            return items
         assert loop.range is not None
         bounds = loop.range.evaluate(th)
         if type(bounds) is not list or len(bounds) != 2:
@@ -307,18 +315,11 @@ class Engine:
         if type(begin) not in (int, float) or type(end) not in (int, float):
             raise type_error(f"range bounds must be numbers, got {type_name(begin)} and {type_name(end)}")
         if type(begin) is int:
-            top = int(end) if type(end) is int else int(end // 1)
-            if top - begin > self.step_limit:
-                raise wf_error("ResourceLimitError", f"range [{begin}, {end}] is longer than the step limit")
-            return list(range(begin, top + 1))
-        values: list[Any] = []
-        current = float(begin)
-        while current <= end:
-            values.append(current)
-            current += 1.0
-            if len(values) > self.step_limit:
-                raise wf_error("ResourceLimitError", f"range [{begin}, {end}] is longer than the step limit")
-        return values
+            # Both ends inclusive (LANGUAGE.md §2.4); an int start counts in ints up to floor(end).
+            return range(begin, math.floor(end) + 1)
+        # A double start counts in doubles: [1.5, 4] -> 1.5, 2.5, 3.5.
+        count = max(0, math.floor(end - begin) + 1)
+        return _DoubleRange(float(begin), count)
 
     def run_for(self, step: ForStep, th: WorkflowThread) -> Gen:
         loop = step.loop
@@ -353,7 +354,11 @@ class Engine:
         specs: list[tuple[str, str, Any, Scope]] = []
         if step.loop is not None:
             loop = step.loop
-            for position, item in enumerate(self.loop_items(loop, th)):
+            items = self.loop_items(loop, th)
+            if len(items) > self.step_limit:
+                raise wf_error("ResourceLimitError", f"a parallel for over {len(items)} values would run more than "
+                               f"{self.step_limit} steps (limit `steps`)")
+            for position, item in enumerate(items):
                 variables = {loop.value: copy_value(item)}
                 if loop.index:
                     variables[loop.index] = position
@@ -432,7 +437,8 @@ class Engine:
             initial, max_delay, multiplier = (backoff.get("initial_delay", 1), backoff.get("max_delay", 60),
                                               backoff.get("multiplier", 1.25))
         else:
-            assert spec.predicate is not None and spec.max_retries is not None
+            assert spec.predicate is not None
+            assert spec.max_retries is not None
             predicate = spec.predicate.evaluate(th)
             max_retries = spec.max_retries.evaluate(th)
             initial = spec.initial_delay.evaluate(th) if spec.initial_delay else 1
@@ -474,6 +480,30 @@ class Engine:
     def run_jump(self, step: JumpStep, th: WorkflowThread) -> Gen:
         return None
         yield  # pragma: no cover
+
+
+class _DoubleRange(Sequence[float]):
+    """``begin, begin + 1.0, ...``: ``count`` doubles, computed on demand."""
+
+    def __init__(self, begin: float, size: int) -> None:
+        self.begin = begin
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    @overload
+    def __getitem__(self, index: int) -> float: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[float]: ...
+
+    def __getitem__(self, index: int | slice) -> float | Sequence[float]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self.size))]
+        if not 0 <= index < self.size:
+            raise IndexError(index)
+        return self.begin + index
 
 
 def _label(item: Any) -> str:
