@@ -176,9 +176,11 @@ class Kernel:
         join = Join(parent, step, limit, step.continue_all)
         execution = parent.execution
         with self.lock:
-            for label, branch_id, block, scope in specs:
+            for position, (label, branch_id, block, scope) in enumerate(specs):
                 thread = WorkflowThread(self, execution, label=label, branch_id=branch_id, scope=scope,
                                         parent=parent, nesting=nesting)
+                # UnhandledBranchError names a branch by its name, an iteration by its index.
+                thread.branch_key = str(position) if step.loop is not None else str(label)
                 thread.routine = parent.routine
                 thread.depth = parent.depth
                 thread.join = join
@@ -224,14 +226,14 @@ class Kernel:
         status = "ok"
         if isinstance(error, WorkflowError):
             status = "error"
-            join.errors.append((str(thread.label if thread.label is not None else thread.branch_id), error.value))
+            join.errors.append((thread.branch_key, error.value))
             if not join.continue_all and not join.aborting:
                 self.abort_join(join)
         elif isinstance(error, BranchAborted):
             status = "aborted"
         elif error is not None:
             status = "error"
-            join.errors.append((str(thread.branch_id), {"message": f"SystemError: {error!r}",
+            join.errors.append((thread.branch_key, {"message": f"SystemError: {error!r}",
                                                          "tags": ["SystemError"]}))
             execution._internal_errors.append(error)
             if not join.aborting:

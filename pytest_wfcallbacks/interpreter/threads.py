@@ -112,6 +112,7 @@ class WorkflowThread:
         self.execution = execution
         self.label = label
         self.branch_id = branch_id
+        self.branch_key = branch_id or "main"
         self.scope = scope
         self.parent = parent
         self.nesting = nesting
