@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .callbacks import Callback, SlotState
 from .clock import NS
+from .history import EventKind
 
 if TYPE_CHECKING:
     from .errors import WorkflowError
@@ -36,6 +37,61 @@ def _vt(runtime: WorkflowRuntime, ns: int) -> str:
     return f"t+{(ns - runtime.clock.start_ns) / NS:g}s"
 
 
+#: Requests listed one per line in a state table before the rest are summarised by status.
+MAX_LISTED_REQUESTS = 50
+
+
+def _preview(value: Any, width: int = 40) -> str:
+    from .values import json_encode
+
+    try:
+        text = json_encode(value) if not isinstance(value, bytes) else f"bytes[{len(value)}]"
+    except Exception:
+        text = repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _stored_cell(stored: Sequence[dict[str, Any]]) -> str:
+    if not stored:
+        return "0"
+    bodies = ", ".join(_preview(item.get("http_request", {}).get("body")) for item in stored)
+    return f"{len(stored)}: {bodies}"
+
+
+def render_callbacks(execution: Execution) -> list[str]:
+    """The callback table of one execution and every request its endpoints answered (virtual times)."""
+    runtime = execution._runtime
+    endpoints = list(execution._endpoints.values())
+    if not endpoints:
+        return ["  no callback endpoints"]
+    rows = [[f"#{index}", ep.id, ep.method, ep.slot_state().value, str(len(ep.waiters)), _stored_cell(ep.stored),
+             str(ep.delivered), str(len(ep.responses))] for index, ep in enumerate(endpoints, 1)]
+    lines = ["  callbacks:"]
+    lines.extend("    " + row for row in _table(
+        ["", "callback id", "method", "slot", "waiters", "stored payloads", "delivered", "requests"], rows))
+    numbers = {ep.id: f"#{index}" for index, ep in enumerate(endpoints, 1)}
+    # The history holds every answer in the order it was given, including 404s for unknown callback ids.
+    answered = [item for item in list(execution._history) if item.kind is EventKind.CALLBACK_REQUEST]
+    if not answered:
+        lines.append("  requests answered: none")
+        return lines
+    lines.append("  requests answered (status @ virtual time):")
+    listed = answered[:MAX_LISTED_REQUESTS]
+    request_rows = [[numbers.get(str(item.details.get("callback_id")), f"unknown {item.details.get('callback_id')}"),
+                     str(item.details.get("method")), str(item.details.get("status")),
+                     str(item.details.get("outcome")), f"{item.time.isoformat()} ({_vt(runtime, item.ns)})"]
+                    for item in listed]
+    lines.extend("    " + row for row in _table(["", "method", "status", "outcome", "virtual time"], request_rows))
+    if len(answered) > len(listed):
+        counts: dict[Any, int] = {}
+        for item in answered[len(listed):]:
+            status = item.details.get("status")
+            counts[status] = counts.get(status, 0) + 1
+        summary = ", ".join(f"{count}x {status}" for status, count in sorted(counts.items()))
+        lines.append(f"    … and {len(answered) - len(listed)} more: {summary}")
+    return lines
+
+
 def render_execution_state(execution: Execution) -> str:
     """Callbacks, requests and waiting threads of one execution."""
     runtime = execution._runtime
@@ -43,18 +99,7 @@ def render_execution_state(execution: Execution) -> str:
              f"{execution.steps_executed} steps"]
     if execution.error is not None:
         lines.append(f"  error: {execution.error!r}")
-    endpoints = list(execution._endpoints.values())
-    if endpoints:
-        rows = []
-        for ep in endpoints:
-            answered = ", ".join(f"{r.status} {r.outcome} @{_vt(runtime, r.ns)}" for r in ep.responses) or "-"
-            rows.append([ep.id[:13] + "…", ep.method, ep.slot_state().value, str(len(ep.waiters)),
-                         str(len(ep.stored)), str(ep.delivered), answered])
-        lines.extend("  " + row for row in _table(
-            ["callback", "method", "slot", "waiters", "stored", "delivered", "requests answered (status @virtual time)"],
-            rows))
-    else:
-        lines.append("  no callback endpoints")
+    lines.extend(render_callbacks(execution))
     from .interpreter.threads import ThreadState
 
     threads = [t for t in runtime._kernel.threads if t.execution is execution and t.state is not ThreadState.DONE]
@@ -71,7 +116,7 @@ def render_runtime_state(runtime: WorkflowRuntime) -> str:
              f"(rerun with --wf-seed={runtime.settings.seed}); schedule={runtime.settings.schedule}"]
     for execution in runtime.executions:
         lines.append(render_execution_state(execution))
-    pending = [t for t in clock.pending()][:10]
+    pending = list(clock.pending())[:10]
     if pending:
         lines.append("pending timers: " + "; ".join(
             f"{t.label or 'timer'} @{_vt(runtime, t.deadline)}" for t in pending))
@@ -85,7 +130,8 @@ def describe_error_location(execution: Execution, error: WorkflowError) -> str:
         return ""
     runtime = execution._runtime
     loc = step.loc
-    where = f"step {step.name!r}, routine {getattr(error, 'routine', step.routine)!r}, {loc.file}:{loc.line}:{loc.column}"
+    routine = getattr(error, "routine", step.routine)
+    where = f"step {step.name!r}, routine {routine!r}, {loc.file}:{loc.line}:{loc.column}"
     branch = getattr(error, "branch", None)
     if branch:
         where += f", branch {branch}"
@@ -117,6 +163,7 @@ def assert_slot_state(
     available_payloads: int | None = None,
 ) -> None:
     """Assert a callback's slot state (and optionally its waiters and stored payloads)."""
+    __tracebackhide__ = True
     problems: list[str] = []
     actual = callback.slot_state
     want = _state_name(expected)
@@ -142,11 +189,13 @@ def _status_of(response: Any) -> int:
             return value
         if isinstance(value, str) and value[:3].isdigit():
             return int(value[:3])
-    raise TypeError(f"cannot read a status code from {response!r}: pass an httpx, requests or werkzeug response or an int")
+    raise TypeError(f"cannot read a status code from {response!r}: "
+                    "pass an httpx, requests or werkzeug response or an int")
 
 
 def assert_callback_response(response: Any, expected_status: int, *, callback: Callback | None = None) -> None:
     """Assert a callback request's status (200 accepted, 429 slot filled, 404 gone...)."""
+    __tracebackhide__ = True
     status = _status_of(response)
     if status == expected_status:
         return
@@ -181,6 +230,7 @@ def _execution_for_url(url: str) -> Execution | None:
 
 def assert_branch_order(execution: Execution, step: str, expected: Sequence[Any]) -> None:
     """Assert the order in which parallel branches reached ``step`` (names, or loop values)."""
+    __tracebackhide__ = True
     actual = execution.branch_order(step)
     want = [item if isinstance(item, str) else _label(item) for item in expected]
     if actual == want:

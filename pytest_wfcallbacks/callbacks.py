@@ -20,17 +20,21 @@ concurrent senders exactly N + 1 get 200.
 from __future__ import annotations
 
 import enum
+import functools
 import json
+import re
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from werkzeug.exceptions import HTTPException
 
 from .clock import NS, ns_to_datetime
 from .history import EventKind
+from .interpreter.threads import ThreadState
 
 if TYPE_CHECKING:
     from .clock import Timer
@@ -303,110 +307,236 @@ class Callback:
 _UNSET: Any = object()
 
 
-def handle_callback_request(runtime: WorkflowRuntime, execution_id: str, callback_id: str, request: Any) -> tuple[int, Any]:
-    """Answer one callback request on the server thread, atomically under the runtime lock.
+#: environ key the server fills with the raw request headers, in order, as (name, value) pairs.
+RAW_HEADERS_KEY = "wfcallbacks.raw_headers"
 
-    Returns (status, JSON body). The order of checks is the contract: unknown ids, then a
-    finished execution (404), a wrong method (404), authorization (401/403), then the slot
-    (200 delivered, 200 stored, 429 filled).
-    """
-    method = request.method.upper()
-    limit = runtime.settings.limits.callback_body_bytes
+_STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ABORTED",
+    413: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    501: "NOT_IMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+def status_name(code: int) -> str:
+    """The Google RPC status name of an HTTP error code (429 → ``RESOURCE_EXHAUSTED``, DECISIONS.md #3)."""
+    return _STATUS_NAMES.get(code, "INVALID_ARGUMENT" if 400 <= code < 500 else "INTERNAL")
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+@functools.lru_cache(maxsize=4096)
+def canonical_header_name(name: str) -> str:
+    """Go's ``CanonicalMIMEHeaderKey`` (``content-type`` → ``Content-Type``); names with odd characters stay as is."""
+    if _TOKEN.fullmatch(name) is None:
+        return name
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+def _header_text(value: str) -> str:
+    # http.server decodes header bytes as latin-1; senders mean UTF-8 (undecodable bytes become U+FFFD).
+    value = value.replace("\r\n", "").replace("\n", "")
+    try:
+        return value.encode("latin-1").decode("utf-8", errors="replace")
+    except UnicodeEncodeError:
+        return value
+
+
+def request_headers(request: Any) -> dict[str, str]:
+    """Headers as the workflow sees them (DECISIONS.md #8): canonical names, repeated ones joined with ``", "``."""
+    raw = request.environ.get(RAW_HEADERS_KEY)
+    items: Iterable[tuple[str, str]] = raw if raw is not None else request.headers.items()
+    headers: dict[str, str] = {}
+    for key, value in items:
+        name = canonical_header_name(key)
+        text = _header_text(value)
+        headers[name] = f"{headers[name]}, {text}" if name in headers else text
+    return headers
+
+
+def request_url(request: Any) -> str:
+    """Path and query as sent (DECISIONS.md #10)."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if isinstance(raw, str) and raw.startswith("/"):
+        try:
+            return raw.encode("latin-1").decode("utf-8", errors="replace")
+        except UnicodeEncodeError:
+            return raw
+    return str(request.full_path if request.query_string else request.path)
+
+
+@dataclass(frozen=True)
+class _Body:
+    data: bytes = b""
+    too_large: str = ""  # the size, as text, when over the limit
+    broken: str = ""  # why the body could not be read
+
+
+def read_body(request: Any, limit: int) -> _Body:
+    """Read at most ``limit + 1`` bytes of the body (Content-Length or chunked); never the whole of a huge one."""
+    declared = request.environ.get("CONTENT_LENGTH", "")
+    if declared and not (declared.strip().isascii() and declared.strip().isdigit()):
+        return _Body(broken=f"the Content-Length header {declared[:40]!r} is not a non-negative integer")
     length = request.content_length
     if length is not None and length > limit:
-        return _answer_simple(runtime, execution_id, callback_id, method, 413, "too-large", "FAILED_PRECONDITION",
-                                   f"request body of {length} bytes exceeds the {limit}-byte limit")
-    body = request.get_data(cache=False)
-    if len(body) > limit:
-        return _answer_simple(runtime, execution_id, callback_id, method, 413, "too-large", "FAILED_PRECONDITION",
-                                   f"request body of {len(body)} bytes exceeds the {limit}-byte limit")
-    headers: dict[str, str] = {}
-    for key, value in request.headers.items():
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
-    query: dict[str, list[str]] = {}
-    for key, value in request.args.items(multi=True):
-        query.setdefault(key, []).append(value)
-    url = request.full_path if request.query_string else request.path
-    payload_body = decode_body(body, request.headers.get("Content-Type"))
-    kernel = runtime._kernel
-    with kernel.lock:
-        kernel.request_started()
-        try:
-            execution = next((e for e in runtime.executions if e.id == execution_id), None)
-            endpoint = execution._endpoints.get(callback_id) if execution is not None else None
-            now = runtime.clock.now_ns
-            if execution is None or endpoint is None:
-                return 404, error_envelope(404, "NOT_FOUND",
-                                           f"callback {callback_id} of execution {execution_id} not found")
+        return _Body(too_large=f"{length} bytes")
+    stream = request.stream
+    parts: list[bytes] = []
+    got = 0
+    try:
+        while got <= limit:
+            chunk = stream.read(min(limit + 1 - got, 256 * 1024))
+            if not chunk:
+                break
+            parts.append(chunk)
+            got += len(chunk)
+    except (OSError, ValueError, HTTPException) as exc:
+        return _Body(broken=f"the request body could not be read ({type(exc).__name__}: {exc})")
+    if got > limit:
+        return _Body(too_large=f"more than {limit} bytes")
+    if length is not None and got < length:
+        return _Body(broken=f"the request body ended after {got} of the {length} bytes its Content-Length announced")
+    return _Body(b"".join(parts))
 
-            def answer(status: int, outcome: str, code: str, message: str) -> tuple[int, Any]:
-                endpoint.responses.append(CallbackResponse(status, outcome, now, method, message))
-                execution._record(EventKind.CALLBACK_REQUEST, None, callback_id=callback_id, method=method,
-                                  status=status, outcome=outcome)
-                return status, ({} if status == 200 else error_envelope(status, code, message))
 
-            if not execution._is_active():
-                return answer(404, "not-found", "NOT_FOUND",
-                              f"execution {execution_id} is {execution.state.value}, not running: "
-                              f"callback {callback_id} no longer accepts requests (slot CLOSED)")
-            if method != endpoint.method:
-                return answer(404, "bad-method", "NOT_FOUND",
-                              f"callback {callback_id} of execution {execution_id} expects {endpoint.method}, "
-                              f"got {method}")
-            auth = _check_auth(runtime, headers)
-            if auth == 401:
-                return answer(401, "unauthorized", "UNAUTHENTICATED",
-                              "request had invalid authentication credentials: send Authorization: Bearer <token>")
-            if auth == 403:
-                return answer(403, "forbidden", "PERMISSION_DENIED",
-                              f"permission 'workflows.callbacks.send' denied on callback {callback_id}")
-            payload = {
-                "http_request": {"body": payload_body, "headers": headers, "method": method, "query": query,
-                                 "url": url},
-                "received_time": go_time_string(now, runtime.clock.start_ns),
-                "type": "HTTP",
-            }
-            if endpoint.waiters:
-                waiter = endpoint.waiters.popleft()
-                if waiter.timer is not None:
-                    waiter.timer.cancel()
-                endpoint.delivered += 1
-                kernel.wake(waiter.thread, payload)
-                execution._record(EventKind.CALLBACK_DELIVERED, waiter.thread, callback_id=callback_id,
-                                  stored=False)
-                return answer(200, "delivered", "OK", "")
-            if not endpoint.stored:
-                endpoint.stored.append(payload)
-                return answer(200, "stored", "OK", "")
-            return answer(429, "rejected", "RESOURCE_EXHAUSTED",
-                          f"callback {callback_id} of execution {execution_id}: slot FILLED (a request is already "
-                          "stored and no await is waiting); retry later")
-        finally:
-            kernel.request_finished()
+class _AuthCallbackError(Exception):
+    """The ``callback_auth`` callable raised or returned something it should not."""
 
-def _answer_simple(runtime: WorkflowRuntime, execution_id: str, callback_id: str, method: str, status: int, outcome: str, code: str,
-                   message: str) -> tuple[int, Any]:
-    with runtime._kernel.lock:
-        execution = next((e for e in runtime.executions if e.id == execution_id), None)
-        endpoint = execution._endpoints.get(callback_id) if execution is not None else None
-        if execution is not None and endpoint is not None:
-            endpoint.responses.append(CallbackResponse(status, outcome, runtime.clock.now_ns, method, message))
-            execution._record(EventKind.CALLBACK_REQUEST, None, callback_id=callback_id, method=method,
-                              status=status, outcome=outcome)
-    return status, error_envelope(status, code, message)
 
-def _check_auth(runtime: WorkflowRuntime, headers: dict[str, str]) -> int | None:
+def _check_auth(runtime: WorkflowRuntime, headers: Mapping[str, str]) -> int | None:
+    """None when allowed, else 401 or 403 (DECISIONS.md #6)."""
     auth = runtime.settings.callback_auth
     if auth is None:
         return None
     if callable(auth):
-        verdict = auth(dict(headers))
+        try:
+            verdict = auth(dict(headers))
+        except Exception as exc:
+            raise _AuthCallbackError(f"the callback_auth callable raised {exc!r}") from exc
         if verdict is True or verdict is None or verdict == 200:
             return None
         if verdict is False:
             return 403
-        return int(verdict)
-    given = headers.get("Authorization", "")
-    if not given.startswith("Bearer "):
+        if verdict in (401, 403) and not isinstance(verdict, bool):
+            return int(verdict)
+        raise _AuthCallbackError(
+            f"the callback_auth callable returned {verdict!r}; return True/None/200 to allow, False or 403 to "
+            "deny, 401 for missing credentials")
+    given = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    scheme, _, token = given.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
         return 401
-    return None if given[len("Bearer "):] == auth else 403
+    return None if token.strip() == auth else 403
+
+
+def handle_callback_request(runtime: WorkflowRuntime, execution_id: str, callback_id: str,
+                            request: Any) -> tuple[int, Any]:
+    """Answer one callback request on a server thread, atomically under the runtime lock.
+
+    Returns (status, JSON body). The body is read first, outside the lock (at most the
+    size limit + 1 bytes). The order of checks is the contract: unknown execution or
+    callback id (404), execution no longer running (404, slot CLOSED), wrong method
+    (404), authorization (401/403), unreadable or oversized body (400/413), then the
+    slot: delivered to the oldest waiting await (200), stored in a free slot (200), or
+    rejected because the slot is filled and nothing waits (429). Every answer for a
+    known execution is recorded in its history; for a known endpoint also in
+    `Callback.responses`. Nothing but a delivered or stored request touches the slot.
+    """
+    kernel = runtime._kernel
+    method = request.method.upper()
+    with kernel.lock:
+        kernel.request_started()  # holds off clock advances while this request is being read
+    try:
+        body = read_body(request, runtime.settings.limits.callback_body_bytes)
+        headers = request_headers(request)
+        query: dict[str, list[str]] = {}
+        for key, value in request.args.items(multi=True):
+            query.setdefault(key, []).append(value)
+        url = request_url(request)
+        with kernel.lock:
+            return _answer(runtime, execution_id, callback_id, method, body, headers, query, url, request)
+    finally:
+        with kernel.lock:
+            kernel.request_finished()
+
+
+def _answer(runtime: WorkflowRuntime, execution_id: str, callback_id: str, method: str, body: _Body,
+            headers: dict[str, str], query: dict[str, list[str]], url: str, request: Any) -> tuple[int, Any]:
+    execution = next((e for e in runtime.executions if e.id == execution_id), None)
+    if execution is None:
+        return 404, error_envelope(404, "NOT_FOUND", f"execution {execution_id} not found; callback {callback_id} "
+                                                     "cannot be delivered")
+    now = runtime.clock.now_ns
+    endpoint = execution._endpoints.get(callback_id)
+    if endpoint is None:
+        known = ", ".join(execution._endpoints) or "none"
+        message = (f"callback {callback_id} not found in execution {execution_id} (its callbacks: {known}); "
+                   "use the url returned by events.create_callback_endpoint")
+        execution._record(EventKind.CALLBACK_REQUEST, None, callback_id=callback_id, method=method, status=404,
+                          outcome="not-found")
+        return 404, error_envelope(404, "NOT_FOUND", message)
+    slot = endpoint.slot_state()
+    where = f"callback {callback_id} of execution {execution_id}"
+
+    def answer(status: int, outcome: str, message: str = "") -> tuple[int, Any]:
+        endpoint.responses.append(CallbackResponse(status, outcome, now, method, message))
+        execution._record(EventKind.CALLBACK_REQUEST, None, callback_id=callback_id, method=method,
+                          status=status, outcome=outcome)
+        return status, ({} if status == 200 else error_envelope(status, status_name(status), message))
+
+    if slot is SlotState.CLOSED:
+        return answer(404, "not-found", f"{where} no longer accepts requests: the execution is "
+                                        f"{execution.state.value} (slot CLOSED)")
+    if method != endpoint.method:
+        return answer(404, "bad-method", f"{where} accepts {endpoint.method} requests only, got {method} "
+                                         f"(slot {slot.value}); send it with method {endpoint.method}")
+    try:
+        auth = _check_auth(runtime, headers)
+    except _AuthCallbackError as exc:
+        runtime._server_errors.append(f"{method} {request.path}: {exc}")
+        return answer(500, "auth-error", f"{where}: {exc} (slot {slot.value})")
+    if auth == 401:
+        return answer(401, "unauthorized", f"{where}: the request has no valid credentials (slot {slot.value}); "
+                                           "send Authorization: Bearer <token>")
+    if auth == 403:
+        return answer(403, "forbidden", f"{where}: permission 'workflows.callbacks.send' denied for these "
+                                        f"credentials (slot {slot.value})")
+    if body.broken:
+        return answer(400, "bad-request", f"{where}: {body.broken} (slot {slot.value})")
+    if body.too_large:
+        limit = runtime.settings.limits.callback_body_bytes
+        return answer(413, "too-large", f"{where}: the request body ({body.too_large}) exceeds the {limit}-byte "
+                                        f"limit (limits.callback_body_bytes; slot {slot.value})")
+    if not endpoint.waiters and endpoint.stored:
+        return answer(429, "rejected", f"{where}: slot FILLED (a request is already stored and no await_callback "
+                                       "waits for another); retry later")
+    payload = {
+        "http_request": {"body": decode_body(body.data, headers.get("Content-Type")), "headers": headers,
+                         "method": method, "query": query, "url": url},
+        "received_time": go_time_string(now, runtime.clock.start_ns),
+        "type": "HTTP",
+    }
+    kernel = runtime._kernel
+    while endpoint.waiters:
+        waiter = endpoint.waiters.popleft()
+        if waiter.timer is not None:
+            waiter.timer.cancel()
+        if waiter.thread.state is not ThreadState.BLOCKED:
+            continue  # defensive: a waiter whose thread no longer waits cannot take the payload
+        endpoint.delivered += 1
+        kernel.wake(waiter.thread, payload)
+        execution._record(EventKind.CALLBACK_DELIVERED, waiter.thread, callback_id=callback_id, stored=False)
+        return answer(200, "delivered")
+    if not endpoint.stored:
+        endpoint.stored.append(payload)
+        return answer(200, "stored")
+    return answer(429, "rejected", f"{where}: slot FILLED (a request is already stored and no await_callback "
+                                   "waits for another); retry later")

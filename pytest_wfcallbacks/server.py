@@ -35,7 +35,6 @@ import json
 import queue
 import re
 import selectors
-import socket
 import threading
 import weakref
 from collections.abc import Callable, Iterable
@@ -101,6 +100,7 @@ class _CallbackRequestHandler(WSGIRequestHandler):
     """werkzeug's request handler with keep-alive, quiet logs and JSON error envelopes."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     #: Seconds a connection may stay silent (idle keep-alive, or a stalled body) before it is closed.
     timeout = 60
 
@@ -112,10 +112,15 @@ class _CallbackRequestHandler(WSGIRequestHandler):
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """HTTP-level rejections (431, 414, 400...) in Google's error envelope; the connection closes."""
+        if code >= 500:  # only protocol-level client mistakes reach here (505: a bad HTTP version)
+            message = f"{message or 'unsupported request'} ({code})"
+            code = 400
         try:
             phrase = HTTPStatus(code).phrase
         except ValueError:
             phrase = "Error"
+        if self.request_version == "HTTP/0.9":  # unparsable request line: still answer with a status line
+            self.request_version = "HTTP/1.0"
         text = f"{message or phrase}: the request is not valid HTTP for the callback endpoint"
         body = json.dumps(error_envelope(code, status_name(code), text)).encode("utf-8")
         self.close_connection = True
@@ -134,6 +139,9 @@ class _CallbackRequestHandler(WSGIRequestHandler):
 
     def run_wsgi(self) -> None:
         """Run the application, then answer with a buffered body and keep the connection when it is safe."""
+        if self.request_version == "HTTP/0.9":  # "GET /path" with no version: answer as HTTP/1.0 and close
+            self.request_version = "HTTP/1.0"
+            self.close_connection = True
         if self.headers.get("Expect", "").lower().strip() == "100-continue":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         environ = self.make_environ()
@@ -142,7 +150,8 @@ class _CallbackRequestHandler(WSGIRequestHandler):
         captured: dict[str, Any] = {}
         chunks: list[bytes] = []
 
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        def start_response(status: str, headers: list[tuple[str, str]],
+                           exc_info: Any = None) -> Callable[[bytes], None]:
             captured["status"] = status
             captured["headers"] = headers
             return chunks.append
@@ -155,7 +164,7 @@ class _CallbackRequestHandler(WSGIRequestHandler):
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
-        except (ConnectionError, socket.timeout):
+        except (TimeoutError, ConnectionError):
             self.close_connection = True
             return
         except Exception as exc:  # never let an application error kill the connection thread
@@ -180,9 +189,12 @@ class _CallbackRequestHandler(WSGIRequestHandler):
             self.send_header("Connection", "close")
         elif self.request_version == "HTTP/1.0":
             self.send_header("Connection", "keep-alive")
-        self.end_headers()
+        # Headers and body leave in one write: two small writes on a keep-alive connection meet Nagle's
+        # algorithm and the client's delayed ACK (a 40 ms stall per request).
+        self._headers_buffer.append(b"\r\n")
         if not no_body and body:
-            self.wfile.write(body)
+            self._headers_buffer.append(body)
+        self.flush_headers()
         self.wfile.flush()
         if not reusable:
             self._drain_before_close()
@@ -190,11 +202,10 @@ class _CallbackRequestHandler(WSGIRequestHandler):
     def _body_accounted_for(self, environ: dict[str, Any], counted: _CountingInput) -> bool:
         """Whether the whole request body was read (draining a small rest), so the next request line follows."""
         try:
-            if environ.get("wsgi.input_terminated"):  # chunked: read to the terminating chunk
-                remaining = _DRAIN_TO_KEEP_ALIVE
-                while not counted.eof and remaining > 0:
-                    remaining -= len(counted.read(min(remaining, 16 * 1024)))
-                return counted.eof and remaining > 0
+            if environ.get("wsgi.input_terminated"):
+                # chunked: reusable only when the application read to the terminating chunk. Reading on
+                # here could block on a sender that stopped mid-body (the 413 case), so close instead.
+                return counted.eof
             length_text = environ.get("CONTENT_LENGTH", "")
             if not length_text:
                 return True
@@ -280,7 +291,7 @@ class _CallbackHTTPServer(BaseWSGIServer):
         super().__init__(host, port, app, handler=_CallbackRequestHandler)
         self._pool = _WorkerPool(self._serve_connection, max_idle_workers)
 
-    def process_request(self, request: Any, client_address: Any) -> None:  # type: ignore[override]
+    def process_request(self, request: Any, client_address: Any) -> None:
         self._pool.submit(request, client_address)
 
     def _serve_connection(self, request: Any, client_address: Any) -> None:
@@ -318,6 +329,9 @@ class WorkflowServer:
         #: (the Executions / Workflows REST API registers itself here). Each returns a
         #: Response, or None to pass.
         self.handlers: list[Callable[[WorkflowServer, Request], Response | None]] = []
+        from .api import handle_api_request  # imported here: api imports the runtime, which imports us
+
+        self.handlers.append(handle_api_request)
 
     @property
     def base_url(self) -> str:
@@ -353,7 +367,7 @@ class WorkflowServer:
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
         try:
-            response = self._dispatch(request)
+            response: Response | _JSONAnswer = self._dispatch(request)
         except Exception as exc:  # never let a bug kill the server thread
             response = _json_response(500, error_envelope(500, "INTERNAL", f"pytest-wfcallbacks server error: {exc!r}"))
             match = _CALLBACK_PATH.match(request.path)
@@ -364,7 +378,7 @@ class WorkflowServer:
                 runtime._server_errors.append(f"{request.method} {request.path}: {exc!r}")
         return response(environ, start_response)
 
-    def _dispatch(self, request: Request) -> Response:
+    def _dispatch(self, request: Request) -> Response | _JSONAnswer:
         match = _CALLBACK_PATH.match(request.path)
         if match is None:
             for handler in self.handlers:
@@ -398,5 +412,24 @@ class WorkflowServer:
         self.close()
 
 
-def _json_response(status: int, body: Any) -> Response:
-    return Response(json.dumps(body), status=status, content_type="application/json")
+class _JSONAnswer:
+    """A minimal WSGI response (status + JSON body): cheaper than a werkzeug Response on the hot path."""
+
+    __slots__ = ("body", "status")
+
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status = status
+        self.body = body
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        try:
+            phrase = HTTPStatus(self.status).phrase
+        except ValueError:
+            phrase = "Unknown"
+        start_response(f"{self.status} {phrase}", [("Content-Type", "application/json"),
+                                                   ("Content-Length", str(len(self.body)))])
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [self.body]
+
+
+def _json_response(status: int, body: Any) -> _JSONAnswer:
+    return _JSONAnswer(status, json.dumps(body).encode("utf-8"))
