@@ -43,7 +43,7 @@ from .clock import NS, datetime_to_ns, ns_to_datetime
 from .errors import WfCallbacksError, WorkflowError, WorkflowSyntaxError
 from .history import EventKind
 from .runtime import Execution, ExecutionState, Workflow, WorkflowRuntime
-from .values import copy_value, json_decode, json_encode
+from .values import json_decode, json_encode
 
 if TYPE_CHECKING:
     from .server import WorkflowServer

@@ -176,7 +176,6 @@ class WorkflowThread:
         """Block until the virtual clock reaches now + seconds."""
         kernel = self.kernel
         from ..clock import seconds_to_ns
-
         from ..history import EventKind
 
         deadline = kernel.clock.now_ns + seconds_to_ns(seconds)
