@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from .errors import type_error, value_error, wf_error
+from .errors import WorkflowError, type_error, value_error, wf_error
 
 INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
@@ -39,6 +39,9 @@ def type_name(value: Any) -> str:
         return "map"
     if kind is bytes:
         return "bytes"
+    if kind.__name__ == "FunctionRef":
+        # A function used as a value (``${retry.always}``); the class lives in stdlib.registry.
+        return "function"
     return kind.__name__
 
 
@@ -56,13 +59,16 @@ def check_int(value: int) -> int:
 
 
 def copy_value(value: Any) -> Any:
-    """Deep copy of lists and maps (Workflows values are values, never aliases)."""
+    """Deep copy of lists and maps (Workflows values are values, never aliases); scalars are immutable."""
     kind = type(value)
     if kind is list:
-        return [copy_value(item) if type(item) in (list, dict) else item for item in value]
+        return [copy_value(item) if type(item) in _CONTAINERS else item for item in value]
     if kind is dict:
-        return {key: copy_value(item) if type(item) in (list, dict) else item for key, item in value.items()}
+        return {key: copy_value(item) if type(item) in _CONTAINERS else item for key, item in value.items()}
     return value
+
+
+_CONTAINERS = frozenset({list, dict})
 
 
 def values_equal(left: Any, right: Any) -> bool:
@@ -75,14 +81,12 @@ def values_equal(left: Any, right: Any) -> bool:
     if lk is not rk:
         return False
     if lk is list:
-        return len(left) == len(right) and all(values_equal(a, b) for a, b in zip(left, right))
+        return len(left) == len(right) and all(values_equal(a, b) for a, b in zip(left, right, strict=True))
     if lk is dict:
-        if len(left) != len(right):
-            return False
-        for key, item in left.items():
-            if key not in right or not values_equal(item, right[key]):
-                return False
-        return True
+        # Key order is irrelevant for equality (LANGUAGE.md §3.5).
+        return len(left) == len(right) and all(
+            key in right and values_equal(item, right[key]) for key, item in left.items()
+        )
     return bool(left == right)
 
 
@@ -142,9 +146,24 @@ def _encode(value: Any, out: list[str]) -> None:
         raise value_error(f"a {type_name(value)} value cannot be encoded as JSON")
 
 
+# The C encoder writes exactly what `_encode` writes for Workflows values (float repr
+# always has a point or an exponent, ``bool`` before ``int``); it is only a faster path.
+# Anything it refuses (bytes, NaN, functions) is re-encoded by `_encode` for the message.
+_FAST_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False)
+
+
 def json_encode(value: Any, *, indent: str | None = None, prefix: str = "") -> str:
-    """JSON text per DECISIONS.md #31: compact, insertion order, non-ASCII as is, doubles with a point."""
+    """JSON text per DECISIONS.md #31: compact, insertion order, non-ASCII as is, doubles with a point.
+
+    Bytes, NaN, infinities and functions raise a ValueError Workflows error. With
+    ``indent``, each element starts on a new line with ``prefix`` plus one
+    ``indent`` per nesting level.
+    """
     if indent is None:
+        try:
+            return _FAST_ENCODER.encode(value)
+        except (TypeError, ValueError):
+            pass
         out: list[str] = []
         _encode(value, out)
         return "".join(out)
@@ -176,21 +195,31 @@ def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def json_decode(text: str | bytes) -> Any:
-    """Parse JSON into Workflows values; invalid input or out-of-range ints raise ValueError."""
+    """Parse JSON into Workflows values.
+
+    Invalid JSON, ``NaN``/``Infinity``, numbers beyond a double's range and
+    integers outside the signed 64-bit range raise a ValueError Workflows error.
+    """
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
         value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_object_pairs)
+        _check_decoded(value)
     except (ValueError, UnicodeDecodeError) as exc:
         raise value_error(f"invalid JSON: {exc}") from None
-    _check_decoded(value)
+    except RecursionError:
+        raise value_error("invalid JSON: nested too deeply") from None
     return value
 
 
 def _check_decoded(value: Any) -> None:
     kind = type(value)
     if kind is int:
-        check_int(value)
+        if value > INT_MAX or value < INT_MIN:
+            raise ValueError(f"integer overflow: {value} does not fit in a signed 64-bit integer")
+    elif kind is float:
+        if math.isinf(value):
+            raise ValueError("number out of range for a double")
     elif kind is list:
         for item in value:
             _check_decoded(item)
@@ -200,8 +229,16 @@ def _check_decoded(value: Any) -> None:
 
 
 def from_python(value: Any, *, where: str = "value") -> Any:
-    """Accept a Python value from the test (argument, mock body) as a Workflows value."""
+    """Accept a Python value from the test (argument, mock body) as a Workflows value.
+
+    Tuples become lists, subclasses of int/float/bool/str... become the plain
+    types; NaN, infinities, integers beyond 64 bits, non-string keys and other
+    Python objects raise ``ValueError`` naming ``where``.
+    """
     kind = type(value)
+    if kind is list or kind is dict:
+        # Fast path for the common case (JSON-like data): plain scalars are taken as they are.
+        return _from_container(value, where)
     if kind in (str, bool, float, bytes) or value is None:
         if kind is float and (math.isnan(value) or math.isinf(value)):
             raise ValueError(f"{where}: NaN and infinities are not Workflows values")
@@ -211,13 +248,13 @@ def from_python(value: Any, *, where: str = "value") -> Any:
             raise ValueError(f"{where}: {value} does not fit in a 64-bit integer")
         return value
     if isinstance(value, (list, tuple)):
-        return [from_python(item, where=where) for item in value]
+        return [_from_item(item, where) for item in value]
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ValueError(f"{where}: map keys must be strings, got {key!r}")
-            out[key] = from_python(item, where=where)
+            out["".join((key,))] = _from_item(item, where)
         return out
     if isinstance(value, bool):
         return bool(value)
@@ -225,24 +262,62 @@ def from_python(value: Any, *, where: str = "value") -> Any:
         return from_python(int(value), where=where)
     if isinstance(value, float):
         return from_python(float(value), where=where)
-    raise ValueError(f"{where}: {type(value).__name__} is not a Workflows value (use str, int, float, bool, None, list, dict)")
+    raise ValueError(
+        f"{where}: {type(value).__name__} is not a Workflows value (use str, int, float, bool, None, list, dict)"
+    )
+
+
+def _from_item(item: Any, where: str) -> Any:
+    kind = type(item)
+    if kind is str or kind is bool or item is None or (kind is int and INT_MIN <= item <= INT_MAX):
+        return item
+    return from_python(item, where=where)
+
+
+def _from_container(value: list[Any] | dict[Any, Any], where: str) -> Any:
+    if isinstance(value, list):
+        return [_from_item(item, where) for item in value]
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if type(key) is str:
+            out[key] = _from_item(item, where)
+        elif isinstance(key, str):
+            out["".join((key,))] = _from_item(item, where)  # a str subclass (a str enum...) -> plain string
+        else:
+            raise ValueError(f"{where}: map keys must be strings, got {key!r}")
+    return out
 
 
 def value_size(value: Any) -> int:
-    """Approximate memory footprint in bytes, for the variable-memory limit."""
+    """Approximate memory footprint in bytes (UTF-8 text, 8 per scalar and container), for the memory limit."""
     kind = type(value)
     if kind is str:
-        return len(value.encode("utf-8", "surrogatepass"))
+        return len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
     if kind is bytes:
         return len(value)
     if kind is list:
-        return 8 + sum(value_size(item) for item in value)
+        total = 8
+        for item in value:
+            item_kind = type(item)
+            if item_kind is str or item_kind is list or item_kind is dict or item_kind is bytes:
+                total += value_size(item)
+            else:
+                total += 8
+        return total
     if kind is dict:
-        return 8 + sum(len(key) + value_size(item) for key, item in value.items())
+        total = 8
+        for key, item in value.items():
+            item_kind = type(item)
+            total += len(key) if key.isascii() else len(key.encode("utf-8", "surrogatepass"))
+            if item_kind is str or item_kind is list or item_kind is dict or item_kind is bytes:
+                total += value_size(item)
+            else:
+                total += 8
+        return total
     return 8
 
 
-def key_error(key: str) -> Exception:
+def key_error(key: str) -> WorkflowError:
     """A KeyError Workflows error for a missing map key or variable."""
     return wf_error("KeyError", f"key not found: {key}")
 

@@ -58,7 +58,7 @@ def test_encode_unrepresentable_character() -> None:
     assert error_tags("text.encode", "é", "US-ASCII") == ["ValueError"]
 
 
-@pytest.mark.parametrize("charset", ["NOPE-42", "rot13", "base64", ""])
+@pytest.mark.parametrize("charset", ["NOPE-42", "rot13", "base64", "", "\x00", "\ud800", "utf\x008"])
 def test_unknown_charset(charset: str) -> None:
     assert error_tags("text.encode", "a", charset) == ["ValueError"]
     assert error_tags("text.decode", b"a", charset) == ["ValueError"]

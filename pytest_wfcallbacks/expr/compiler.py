@@ -80,10 +80,20 @@ class Compiled:
     calls: frozenset[str]
 
 
+#: Deepest expression tree compiled: evaluating a closure tree costs about one Python
+#: frame per level, and the interpreter itself already sits some frames deep.
+MAX_DEPTH = 200
+
+
 def compile_node(node: Node, ctx: CompileContext, text: str = "") -> Compiled:
-    """Compile a tree into a `Compiled` closure."""
+    """Compile a tree into a `Compiled` closure; raises `CompileError` for what a deploy rejects."""
     compiler = _Compiler(ctx)
-    fn, fresh = compiler.compile(node)
+    try:
+        fn, fresh = compiler.compile(node)
+    except RecursionError:
+        raise CompileError(
+            f"expression nested more than {MAX_DEPTH} levels deep: split it over several assign steps", node.pos
+        ) from None
     return Compiled(fn, fresh, text, node, frozenset(compiler.reads), frozenset(compiler.calls))
 
 
@@ -101,10 +111,31 @@ class _Compiler:
         self.ctx = ctx
         self.reads: set[str] = set()
         self.calls: set[str] = set()
+        self.depth = 0
 
     def compile(self, node: Node) -> tuple[Evaluator, bool]:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise CompileError(
+                f"expression nested more than {MAX_DEPTH} levels deep: split it over several assign steps", node.pos
+            )
+        try:
+            return self.compile_one(node)
+        finally:
+            self.depth -= 1
+
+    def compile_one(self, node: Node) -> tuple[Evaluator, bool]:
         if isinstance(node, Literal):
             value = node.value
+            if type(value) is int and not INT_MIN <= value <= INT_MAX:
+                # DECISIONS.md #19: a literal that does not fit in 64 bits is rejected at deploy.
+                raise CompileError(
+                    f"integer literal {value} is outside the signed 64-bit range "
+                    f"[{INT_MIN}, {INT_MAX}]: use a double (e.g. {value}.0) if you need it",
+                    node.pos,
+                )
+            if type(value) is float and not math.isfinite(value):
+                raise CompileError(f"number literal out of the range of a double: {value}", node.pos)
             return (lambda fr: value), True
         if isinstance(node, Var):
             return self.var(node)
@@ -161,7 +192,8 @@ class _Compiler:
             return subworkflow_or_var, False
         if self.ctx.registry.is_module(name):
             raise CompileError(
-                f"{name!r} is a standard-library module, not a value: call one of its functions, e.g. {name}.<function>(...)",
+                f"{name!r} is a standard-library module, not a value: "
+                f"call one of its functions, e.g. {name}.<function>(...)",
                 node.pos,
             )
         self.reads.add(name)
@@ -231,6 +263,12 @@ class _Compiler:
             raise CompileError(
                 f"{name}() takes at most {len(function.params)} argument(s), {len(args)} given", node.pos
             )
+        required = sum(1 for spec in function.params if spec.required)
+        if len(args) < required:
+            missing = ", ".join(spec.name for spec in function.params[len(args):] if spec.required)
+            raise CompileError(
+                f"{name}() needs at least {required} argument(s), {len(args)} given (missing: {missing})", node.pos
+            )
 
         def call(fr: Any) -> Any:
             return fr.call(function, function.bind_positional([a(fr) for a in args]))
@@ -293,7 +331,10 @@ class _Compiler:
 
             return or_, True
         operator = _OPERATORS[op]
-        return (lambda fr: operator(left(fr), right(fr), fr)), True
+        fast = _INT_FAST_PATHS.get(op)
+        if fast is None:
+            return (lambda fr: operator(left(fr), right(fr), fr)), True
+        return fast(left, right, operator), True
 
     def map_literal(self, node: MapLit) -> tuple[Evaluator, bool]:
         pairs = [(self.compile(k)[0], self.compile(v)) for k, v in node.pairs]
@@ -385,7 +426,8 @@ def _floordiv(a: Any, b: Any, fr: Any) -> Any:
         raise wf_error("ZeroDivisionError", "division by zero")
     if type(a) is int and type(b) is int:
         return _int_result(a // b)
-    return _float_result(float(math.floor(a / b)))
+    # Python's float floor division (DECISIONS.md #20): exact, unlike floor(a / b).
+    return _float_result(float(a) // b)
 
 
 def _mod(a: Any, b: Any, fr: Any) -> Any:
@@ -394,7 +436,7 @@ def _mod(a: Any, b: Any, fr: Any) -> Any:
         raise wf_error("ZeroDivisionError", "modulo by zero")
     if type(a) is int and type(b) is int:
         return a % b
-    return _float_result(float(a % b))
+    return _float_result(float(a) % b)
 
 
 def _compare(op: str, a: Any, b: Any) -> Any:
@@ -420,6 +462,81 @@ def _in(a: Any, b: Any, fr: Any) -> Any:
             raise type_error(f"'in' on a map needs a string key, got {type_name(a)}")
         return a in b
     raise type_error(f"'in' needs a list or a map on the right, got {type_name(b)}")
+
+
+# Loops mostly add and compare integers: these closures handle int-int operands inline
+# (one Python call per operator instead of three) and hand everything else to the
+# general operator, so the semantics stay in one place.
+
+
+def _fast_add(left: Evaluator, right: Evaluator, general: Callable[[Any, Any, Any], Any]) -> Evaluator:
+    def add(fr: Any) -> Any:
+        a = left(fr)
+        b = right(fr)
+        if type(a) is int and type(b) is int:
+            result = a + b
+            if INT_MIN <= result <= INT_MAX:
+                return result
+        return general(a, b, fr)
+
+    return add
+
+
+def _fast_sub(left: Evaluator, right: Evaluator, general: Callable[[Any, Any, Any], Any]) -> Evaluator:
+    def sub(fr: Any) -> Any:
+        a = left(fr)
+        b = right(fr)
+        if type(a) is int and type(b) is int:
+            result = a - b
+            if INT_MIN <= result <= INT_MAX:
+                return result
+        return general(a, b, fr)
+
+    return sub
+
+
+def _fast_mul(left: Evaluator, right: Evaluator, general: Callable[[Any, Any, Any], Any]) -> Evaluator:
+    def mul(fr: Any) -> Any:
+        a = left(fr)
+        b = right(fr)
+        if type(a) is int and type(b) is int:
+            result = a * b
+            if INT_MIN <= result <= INT_MAX:
+                return result
+        return general(a, b, fr)
+
+    return mul
+
+
+def _fast_compare(symbol: str) -> Callable[[Evaluator, Evaluator, Callable[[Any, Any, Any], Any]], Evaluator]:
+    compare: Callable[[Any, Any], bool] = {
+        "<": lambda a, b: a < b,
+        "<=": lambda a, b: a <= b,
+        ">": lambda a, b: a > b,
+        ">=": lambda a, b: a >= b,
+        "==": lambda a, b: a == b,
+        "!=": lambda a, b: a != b,
+    }[symbol]
+
+    def build(left: Evaluator, right: Evaluator, general: Callable[[Any, Any, Any], Any]) -> Evaluator:
+        def cmp(fr: Any) -> Any:
+            a = left(fr)
+            b = right(fr)
+            if type(a) is int and type(b) is int:
+                return compare(a, b)
+            return general(a, b, fr)
+
+        return cmp
+
+    return build
+
+
+_INT_FAST_PATHS: dict[str, Callable[[Evaluator, Evaluator, Callable[[Any, Any, Any], Any]], Evaluator]] = {
+    "+": _fast_add,
+    "-": _fast_sub,
+    "*": _fast_mul,
+    **{symbol: _fast_compare(symbol) for symbol in ("<", "<=", ">", ">=", "==", "!=")},
+}
 
 
 _OPERATORS: dict[str, Callable[[Any, Any, Any], Any]] = {

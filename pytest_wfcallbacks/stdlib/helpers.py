@@ -1,6 +1,8 @@
 """Top-level expression helpers: ``default``, ``if``, ``keys``, ``len``, ``int``, ``double``, ``string``, ``get_type``.
 
-These are registered under bare names (no module prefix), as in LANGUAGE.md §3.7.
+These are registered under bare names (no module prefix), with the parameter
+names of LANGUAGE.md §3.7 (``default(val, fallback)``, ``if(cond, a, b)``,
+``keys(map)``, ``len(x)``, ``int(x)``, ``double(x)``, ``string(x)``, ``get_type(x)``).
 Conversions are strict: ``int("1.5")``, ``int(" 2")`` and ``double("nan")`` are
 ValueErrors, and booleans are never numbers.
 """
@@ -19,13 +21,13 @@ _INT_TEXT = re.compile(r"[+-]?[0-9]+")
 _DOUBLE_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
-@REGISTRY.function("default", param("value"), param("fallback"), fresh=False)
+@REGISTRY.function("default", param("val"), param("fallback"), fresh=False)
 def default(value: Any, fallback: Any) -> Any:
     """``value`` unless it is null, else ``fallback`` (both already evaluated)."""
     return fallback if value is None else value
 
 
-@REGISTRY.function("if", param("condition", "boolean"), param("a"), param("b"), fresh=False)
+@REGISTRY.function("if", param("cond", "boolean"), param("a"), param("b"), fresh=False)
 def if_(condition: bool, a: Any, b: Any) -> Any:
     """``a`` when ``condition`` is true, else ``b``; the registry rejects a non-boolean condition."""
     return a if condition else b
@@ -37,7 +39,7 @@ def keys(mapping: dict[str, Any]) -> list[str]:
     return list(mapping)
 
 
-@REGISTRY.function("len", param("value"))
+@REGISTRY.function("len", param("x"))
 def len_(value: Any) -> int:
     """Element count of a list, entry count of a map, or code-point count of a string."""
     kind = type(value)
@@ -46,7 +48,7 @@ def len_(value: Any) -> int:
     raise type_error(f"len() expects a list, map or string, got {type_name(value)}")
 
 
-@REGISTRY.function("int", param("value", "string", "double", "integer"))
+@REGISTRY.function("int", param("x", "string", "double", "integer"))
 def int_(value: Any) -> int:
     """Convert a string (decimal integer text) or a double (truncated toward zero) to an integer."""
     kind = type(value)
@@ -64,7 +66,7 @@ def int_(value: Any) -> int:
     return check_int(int(value))
 
 
-@REGISTRY.function("double", param("value", "string", "integer", "double"))
+@REGISTRY.function("double", param("x", "string", "integer", "double"))
 def double(value: Any) -> float:
     """Convert a string (decimal or exponent notation) or an integer to a double."""
     kind = type(value)
@@ -83,13 +85,13 @@ def double(value: Any) -> float:
     return result
 
 
-@REGISTRY.function("string", param("value"))
+@REGISTRY.function("string", param("x"))
 def string(value: Any) -> str:
     """Convert an integer, double, boolean or string to a string; other types are a TypeError."""
     return to_string(value)
 
 
-@REGISTRY.function("get_type", param("value"))
+@REGISTRY.function("get_type", param("x"))
 def get_type(value: Any) -> str:
     """The Workflows type name: boolean, bytes, double, integer, list, map, null, string (or function)."""
     if isinstance(value, FunctionRef):

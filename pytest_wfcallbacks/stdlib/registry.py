@@ -40,6 +40,11 @@ class CallContext(Protocol):
     """What a standard-library function may ask of the execution that calls it."""
 
     @property
+    def kernel(self) -> Any:
+        """The runtime kernel; functions read ``kernel.settings.limits`` from it."""
+        ...
+
+    @property
     def random(self) -> random.Random:
         """The runtime's seeded random source (uuid, callback ids)."""
         ...

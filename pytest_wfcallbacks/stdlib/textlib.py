@@ -62,7 +62,7 @@ def _check_utf8(source: str, what: str = "source") -> None:
 def _codec(charset: str) -> codecs.CodecInfo:
     try:
         info = codecs.lookup(charset)
-    except LookupError:
+    except (LookupError, ValueError):  # NUL or lone surrogates in the name: not even looked up
         raise value_error(f"unsupported charset {charset!r}") from None
     if not getattr(info, "_is_text_encoding", True):
         raise value_error(f"unsupported charset {charset!r}")

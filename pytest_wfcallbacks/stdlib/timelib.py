@@ -65,9 +65,8 @@ def format_(seconds: int | float, timezone_name: str) -> str:
     return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + _offset_text(moment.utcoffset())
 
 
-@REGISTRY.function("time.parse", param("value", "string"))
-def parse(value: str) -> float:
-    """Seconds since the Unix epoch (a double) for an RFC 3339 date-time such as ``2024-05-08T12:01:00Z``."""
+def parse_exact(value: str) -> Fraction:
+    """Exact seconds since the Unix epoch for an RFC 3339 date-time; ValueError Workflows error otherwise."""
     match = _RFC3339.fullmatch(value)
     if match is None:
         raise value_error(f"time.parse(): {value!r} is not an RFC 3339 date-time")
@@ -96,7 +95,18 @@ def parse(value: str) -> float:
             exact += Fraction(int(fraction), 10 ** len(fraction))
     except (ValueError, OverflowError) as exc:
         raise value_error(f"time.parse(): {value!r} is not a valid date-time ({exc})") from None
-    return float(exact)
+    return exact
 
 
-__all__ = ["format_", "parse"]
+def parse_ns(value: str) -> int:
+    """Epoch nanoseconds (rounded) for an RFC 3339 date-time, for ``sys.sleep_until``."""
+    return round(parse_exact(value) * 1_000_000_000)
+
+
+@REGISTRY.function("time.parse", param("value", "string"))
+def parse(value: str) -> float:
+    """Seconds since the Unix epoch (a double) for an RFC 3339 date-time such as ``2024-05-08T12:01:00Z``."""
+    return float(parse_exact(value))
+
+
+__all__ = ["format_", "parse", "parse_exact", "parse_ns"]
