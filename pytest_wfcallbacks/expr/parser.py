@@ -91,29 +91,41 @@ def _read_string(text: str, start: int) -> tuple[str, int]:
     raise ExprSyntaxError("unterminated string: add the closing quote", start)
 
 
+_DIGITS = "0123456789"
+#: Deepest nesting of brackets and prefix operators (keeps the parser, the compiler
+#: and the compiled closures far from Python's recursion limit).
+MAX_NESTING = 100
+
+
 def _read_number(text: str, start: int) -> tuple[Any, int]:
+    # ASCII digits only: str.isdigit() also accepts "²" or "٣", which int() rejects or misreads.
     i = start
-    while i < len(text) and text[i].isdigit():
+    while i < len(text) and text[i] in _DIGITS:
         i += 1
     is_double = False
-    if i < len(text) and text[i] == "." and i + 1 < len(text) and text[i + 1].isdigit():
+    if i < len(text) and text[i] == "." and i + 1 < len(text) and text[i + 1] in _DIGITS:
         is_double = True
         i += 1
-        while i < len(text) and text[i].isdigit():
+        while i < len(text) and text[i] in _DIGITS:
             i += 1
     if i < len(text) and text[i] in "eE":
         j = i + 1
         if j < len(text) and text[j] in "+-":
             j += 1
-        if j < len(text) and text[j].isdigit():
+        if j < len(text) and text[j] in _DIGITS:
             is_double = True
             i = j
-            while i < len(text) and text[i].isdigit():
+            while i < len(text) and text[i] in _DIGITS:
                 i += 1
-    if i < len(text) and (text[i].isalpha() or text[i] == "_"):
+    if i < len(text) and (text[i].isalnum() or text[i] == "_"):
         raise ExprSyntaxError(f"invalid number literal {text[start:i + 1]!r}", start)
     literal = text[start:i]
-    return (float(literal) if is_double else int(literal)), i
+    if is_double:
+        return float(literal), i
+    if len(literal.lstrip("0")) > 19:
+        # Longer than any 64-bit integer (and than int()'s digit limit for huge literals).
+        raise ExprSyntaxError(f"integer literal {literal[:25]}... does not fit in 64 bits", start)
+    return int(literal), i
 
 
 def tokenize(text: str) -> list[Token]:
@@ -126,7 +138,7 @@ def tokenize(text: str) -> list[Token]:
         if ch.isspace():
             i += 1
             continue
-        if ch.isdigit():
+        if ch in _DIGITS:
             value, end = _read_number(text, i)
             tokens.append(Token("NUMBER", value, i))
             i = end
@@ -264,6 +276,7 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0
 
     def peek(self) -> Token:
         return self.tokens[self.i]
@@ -298,11 +311,18 @@ class _Parser:
         return None
 
     def expression(self, rbp: int) -> Node:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise ExprSyntaxError(
+                f"expression nested more than {MAX_NESTING} levels deep: split it over several assign steps",
+                self.peek().pos,
+            )
         left = self.prefix()
         while True:
             token = self.peek()
             op = self.infix_op(token)
             if op is None or _INFIX_POWER[op] <= rbp:
+                self.depth -= 1
                 return left
             self.advance()
             left = self.infix(op, token, left)
