@@ -322,9 +322,16 @@ class Execution:
             for _ in range(3):
                 await asyncio.sleep(0)
             if _other_tasks_alive() and settle > 0:
-                until = walltime.monotonic() + settle
-                while walltime.monotonic() < until and kernel.activity == before and not kernel.inflight:
-                    await asyncio.sleep(0.001)
+                # Quiet means: no activity for `settle` wall seconds AND over enough loop turns,
+                # so a task that holds the loop for a while (building an SSL context, say) still
+                # gets its turns before virtual time moves.
+                quiet_from = walltime.monotonic()
+                turns = 0
+                while kernel.activity == before and not kernel.inflight:
+                    await asyncio.sleep(0.002)
+                    turns += 1
+                    if turns >= 10 and walltime.monotonic() - quiet_from >= settle:
+                        break
             with kernel.lock:
                 quiet = not kernel.runnable and not kernel.inflight and kernel.activity == before
             if quiet:

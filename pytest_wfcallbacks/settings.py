@@ -65,7 +65,7 @@ class Settings:
     real_time_budget: float = 30.0
     #: Async drives only: wall seconds to wait, before moving virtual time, for other tasks on
     #: the test's event loop (an async service about to send a callback) to show activity.
-    async_settle: float = 0.05
+    async_settle: float = 0.1
     check_at_teardown: bool = True
 
     def __post_init__(self) -> None:
