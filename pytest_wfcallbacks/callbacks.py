@@ -452,8 +452,8 @@ def handle_callback_request(runtime: WorkflowRuntime, execution_id: str, callbac
     """
     kernel = runtime._kernel
     method = request.method.upper()
-    with kernel.lock:
-        kernel.request_started()  # holds off clock advances while this request is being read
+    kernel.request_started()  # holds off clock advances while this request is being read
+    finished = False
     try:
         body = read_body(request, runtime.settings.limits.callback_body_bytes)
         headers = request_headers(request)
@@ -462,15 +462,20 @@ def handle_callback_request(runtime: WorkflowRuntime, execution_id: str, callbac
             query.setdefault(key, []).append(value)
         url = request_url(request)
         with kernel.lock:
-            return _answer(runtime, execution_id, callback_id, method, body, headers, query, url, request)
+            try:
+                return _answer(runtime, execution_id, callback_id, method, body, headers, query, url, request)
+            finally:
+                kernel.request_finished()
+                finished = True
     finally:
-        with kernel.lock:
-            kernel.request_finished()
+        if not finished:
+            with kernel.lock:
+                kernel.request_finished()
 
 
 def _answer(runtime: WorkflowRuntime, execution_id: str, callback_id: str, method: str, body: _Body,
             headers: dict[str, str], query: dict[str, list[str]], url: str, request: Any) -> tuple[int, Any]:
-    execution = next((e for e in runtime.executions if e.id == execution_id), None)
+    execution = runtime._executions_by_id.get(execution_id)
     if execution is None:
         return 404, error_envelope(404, "NOT_FOUND", f"execution {execution_id} not found; callback {callback_id} "
                                                      "cannot be delivered")

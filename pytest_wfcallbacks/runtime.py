@@ -483,6 +483,7 @@ class WorkflowRuntime:
         self._server = server
         self._closed = False
         self.executions: list[Execution] = []
+        self._executions_by_id: dict[str, Execution] = {}
         self._workflows: dict[str, Workflow] = {}
         self._server_errors: list[str] = []
         self._http = OutboundHttp(self)
@@ -551,6 +552,7 @@ class WorkflowRuntime:
         with self._kernel.lock:
             execution = Execution(self, workflow, self._new_execution_id(), value)
             self.executions.append(execution)
+            self._executions_by_id[execution.id] = execution
             execution._record(EventKind.EXECUTION_STARTED, None, argument=copy_value(value))
             self._kernel.start(execution._main, execution._engine.run_main(execution._main, copy_value(value)))
             self._kernel.changed.notify_all()

@@ -69,6 +69,9 @@ class Kernel:
         self.schedule_rng = random.Random(f"schedule:{settings.seed}")
         self.ids = random.Random(f"ids:{settings.seed}")
         self.inflight = 0
+        # A separate small lock for the counter, so a request's start does not queue for the
+        # kernel lock behind the interpreter (one contended acquisition per request, not three).
+        self._inflight_lock = threading.Lock()
         #: Bumped by every wake and every answered callback request: lets an async drive
         #: see that something happened while it gave the event loop time.
         self.activity = 0
@@ -358,12 +361,14 @@ class Kernel:
             )
 
     def request_started(self) -> None:
-        """A callback request is being handled on the server thread (under the lock)."""
-        self.inflight += 1
+        """A callback request is being handled on a server thread (no kernel lock needed)."""
+        with self._inflight_lock:
+            self.inflight += 1
 
     def request_finished(self) -> None:
-        """The request was answered (under the lock)."""
-        self.inflight -= 1
+        """The request was answered (call under the kernel lock: it notifies waiting drives)."""
+        with self._inflight_lock:
+            self.inflight -= 1
         self.activity += 1
         self.changed.notify_all()
 
