@@ -142,8 +142,8 @@ class _CallbackRequestHandler(WSGIRequestHandler):
         if self.request_version == "HTTP/0.9":  # "GET /path" with no version: answer as HTTP/1.0 and close
             self.request_version = "HTTP/1.0"
             self.close_connection = True
-        if self.headers.get("Expect", "").lower().strip() == "100-continue":
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        # "Expect: 100-continue" is answered by http.server's parse_request (handle_expect_100)
+        # before this runs; writing it here as well sent it twice.
         environ = self.make_environ()
         counted = _CountingInput(environ["wsgi.input"])
         environ["wsgi.input"] = counted
