@@ -36,7 +36,7 @@ from respx.models import AllMockedAssertionError, PassThrough
 
 from .errors import WorkflowError, type_error, wf_error
 from .history import EventKind
-from .values import format_double, json_decode, json_encode, type_name
+from .values import json_decode, json_encode, to_string, type_name
 
 if TYPE_CHECKING:
     from .interpreter.threads import WorkflowThread
@@ -300,15 +300,8 @@ def decode_response_body(content: bytes, content_type: str | None) -> Any:
 
 
 def _scalar_text(value: Any, where: str) -> str:
-    kind = type(value)
-    if kind is str:
-        return str(value)
-    if kind is bool:
-        return "true" if value else "false"
-    if kind is int:
-        return str(value)
-    if kind is float:
-        return format_double(value)
+    if type(value) in (str, bool, int, float):
+        return to_string(value)
     raise type_error(f"{where} must be a string, number or boolean (or a list of them), got {type_name(value)}")
 
 
