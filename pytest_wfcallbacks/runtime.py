@@ -553,7 +553,9 @@ class WorkflowRuntime:
             execution = Execution(self, workflow, self._new_execution_id(), value)
             self.executions.append(execution)
             self._executions_by_id[execution.id] = execution
-            execution._record(EventKind.EXECUTION_STARTED, None, argument=copy_value(value))
+            # `value` is a fresh copy made by from_python: the history and `execution.argument`
+            # share it (read-only); the workflow gets its own copy.
+            execution._record(EventKind.EXECUTION_STARTED, None, argument=value)
             self._kernel.start(execution._main, execution._engine.run_main(execution._main, copy_value(value)))
             self._kernel.changed.notify_all()
         return execution

@@ -187,3 +187,22 @@ def test_same_seed_same_ids(workflow_server) -> None:
 
     assert ids(7) == ids(7)
     assert ids(7) != ids(8)
+
+
+def test_history_records_where_errors_were_raised(workflow_runtime) -> None:
+    source = """
+- guarded:
+    try:
+      steps:
+        - boom:
+            raise: {tags: [Oops], message: first}
+    except:
+      as: e
+      steps:
+        - again:
+            raise: {tags: [Oops], message: second}
+"""
+    execution = workflow_runtime.run(source)
+    raised = [e for e in execution.history if e.kind is EventKind.ERROR_RAISED]
+    assert [(e.step, e.error["message"]) for e in raised] == [("boom", "first"), ("again", "second")]
+    assert execution.error == {"tags": ["Oops"], "message": "second"}

@@ -163,10 +163,13 @@ class Engine:
                     control = yield from dispatch[type(step)](step, th)
             except WorkflowError as error:
                 if not hasattr(error, "step"):
+                    # First step the error passes through: where it was raised.
                     error.step = step  # type: ignore[attr-defined]
                     error.routine = th.routine  # type: ignore[attr-defined]
                     error.ns = clock.now_ns  # type: ignore[attr-defined]
                     error.branch = th.branch_id  # type: ignore[attr-defined]
+                    history.append(event(EventKind.ERROR_RAISED, clock.now_ns, th.branch_id, step.name,
+                                         routine=th.routine, error=copy_value(error.value)))
                 raise
             if control is None:
                 control = step.next
