@@ -40,7 +40,7 @@ from .errors import (
 from .history import EventKind, HistoryEvent, event
 from .interpreter.engine import Engine
 from .interpreter.scheduler import Kernel
-from .interpreter.threads import BLOCK, BranchAborted, Scope, ThreadState, WorkflowThread
+from .interpreter.threads import BLOCK, BranchAborted, MemoryMeter, Scope, ThreadState, WorkflowThread
 from .outbound import OutboundHttp
 from .settings import Settings, make_settings
 from .source import load_source, looks_like_path
@@ -159,6 +159,7 @@ class Execution:
             **settings.env,
             **workflow.env,
         }
+        self._memory = MemoryMeter(settings.limits.memory_bytes)
         self._engine = Engine(workflow.definition, self)
         kernel = runtime._kernel
         self._main = WorkflowThread(kernel, self, label=None, branch_id=None, scope=Scope())

@@ -1133,7 +1133,7 @@ def test_memory_limit_counts_nested_values_and_call_results(workflow_server: Any
     with WorkflowRuntime(server=workflow_server, limits={"memory_bytes": 100}) as runtime:
         error = failure(runtime, source)
     assert error["tags"] == ["ResourceLimitError"]
-    assert "stored in parts" in error["message"]
+    assert "storing parts" in error["message"]
 
 
 def test_try_body_may_be_a_single_for_step(workflow_runtime: WorkflowRuntime) -> None:
@@ -1158,3 +1158,45 @@ def test_try_body_may_be_a_single_for_step(workflow_runtime: WorkflowRuntime) ->
         - r:
             return: ${t}
         """) == 6
+
+
+def test_memory_limit_counts_all_variables_together(workflow_server: Any) -> None:
+    # Each list (about 380 bytes) fits in the 1,000-byte budget; three together do not
+    # (DECISIONS.md #23: one budget for all variables).
+    source = """
+        - a:
+            assign:
+              - first: '${text.split(text.replace_all("a,b,c,d,e,f,g,h,i,j", ",", "0123456789012345678901234567890123456789,") + "x", ",")}'
+        - b:
+            assign:
+              - second: ${first}
+        - c:
+            assign:
+              - third: ${first}
+        """
+    with WorkflowRuntime(server=workflow_server, limits={"memory_bytes": 1000}) as runtime:
+        error = failure(runtime, source)
+    assert error["tags"] == ["ResourceLimitError"]
+    assert "storing third" in error["message"]
+
+
+def test_memory_is_given_back_when_scopes_end_and_values_are_nulled(workflow_server: Any) -> None:
+    source = """
+        - loop:
+            for:
+              value: i
+              range: [1, 50]
+              steps:
+                - local:
+                    assign:
+                      - scratch: ${text.split("0123456789012345678901234567890123456789,0123456789012345678901234567890123456789", ",")}
+        - big:
+            assign:
+              - held: ${text.split("0123456789012345678901234567890123456789,0123456789012345678901234567890123456789", ",")}
+              - held: null
+              - held2: ${text.split("0123456789012345678901234567890123456789,0123456789012345678901234567890123456789", ",")}
+        - done:
+            return: ${len(held2)}
+        """
+    with WorkflowRuntime(server=workflow_server, limits={"memory_bytes": 300}) as runtime:
+        assert result(runtime, source) == 2

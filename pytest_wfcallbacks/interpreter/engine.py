@@ -60,7 +60,7 @@ class Engine:
         self.step_limit = limits.steps
         self.call_depth = limits.call_depth
         self.string_limit = limits.string_bytes
-        self.memory_limit = limits.memory_bytes
+        self.meter = execution._memory
         self.history = execution._history
         self.clock = execution._runtime.clock
         self.dispatch: dict[type[Step], Callable[[Any, WorkflowThread], Gen]] = {
@@ -84,6 +84,7 @@ class Engine:
         if main.params:
             variables[main.params[0].name] = argument
         th.scope = Scope(variables)
+        self.meter.charge_all(th.scope)
         th.routine = "main"
         control = yield from self.run_block(main.body, th)
         if isinstance(control, Return):
@@ -108,12 +109,14 @@ class Engine:
         if unknown:
             raise type_error(f"subworkflow {routine.name} has no parameter {unknown[0]!r}")
         saved_scope, saved_routine = th.scope, th.routine
-        th.scope = Scope(variables)
+        scope = th.scope = Scope(variables)
         th.routine = routine.name
         th.depth += 1
         try:
+            self.meter.charge_all(scope)
             control = yield from self.run_block(routine.body, th)
         finally:
+            self.meter.release(scope)
             th.scope, th.routine = saved_scope, saved_routine
             th.depth -= 1
         if isinstance(control, Return):
@@ -195,23 +198,24 @@ class Engine:
             value = template.fn(th)
             if not template.fresh:
                 value = copy_value(value)
-            self.check_size(value, target.text)
+            kind = type(value)
+            if kind is str:
+                self.check_string(value, target.text)
             if not target.path:
-                th.scope.assign(target.root, value)
+                owner = th.scope.assign(target.root, value)
+                if kind is list or kind is dict or kind is str or owner.sizes:
+                    self.meter.charge(owner, target.root, value)
             else:
                 self.assign_path(target.root, target.path, value, th)
+                owner = th.scope.owner(target.root)
+                self.meter.charge(owner, target.root, owner.vars[target.root])
 
-    def check_size(self, value: Any, name: str) -> None:
-        """ResourceLimitError when a value stored in a variable breaks the string or memory limit (#23)."""
-        kind = type(value)
-        if kind is str:
-            limit = self.string_limit
-            if len(value) * 4 > limit and len(value.encode("utf-8", "surrogatepass")) > limit:
-                raise wf_error("ResourceLimitError", f"the string stored in {name} ({len(value)} characters) exceeds "
-                               f"the {limit}-byte string limit (limit `string_bytes`)")
-        elif (kind is list or kind is dict) and value_size(value) > self.memory_limit:
-            raise wf_error("ResourceLimitError", f"the value stored in {name} exceeds the {self.memory_limit}-byte "
-                           "memory limit for variables (limit `memory_bytes`)")
+    def check_string(self, value: str, name: str) -> None:
+        """ResourceLimitError when a string stored in a variable breaks the string limit (#23)."""
+        limit = self.string_limit
+        if len(value) * 4 > limit and len(value.encode("utf-8", "surrogatepass")) > limit:
+            raise wf_error("ResourceLimitError", f"the string stored in {name} ({len(value)} characters) exceeds "
+                           f"the {limit}-byte string limit (limit `string_bytes`)")
 
     def assign_path(self, root: str, path: Any, value: Any, th: WorkflowThread) -> None:
         container = th.scope.lookup(root)
@@ -277,8 +281,10 @@ class Engine:
                                                                          None if step.args is None
                                                                          else step.args.evaluate(th))
         if step.result is not None:
-            self.check_size(result, step.result)
-            th.scope.assign(step.result, result)
+            if type(result) is str:
+                self.check_string(result, step.result)
+            owner = th.scope.assign(step.result, result)
+            self.meter.charge(owner, step.result, result)
         return None
 
     def run_switch(self, step: SwitchStep, th: WorkflowThread) -> Gen:
@@ -329,13 +335,20 @@ class Engine:
         items = self.loop_items(loop, th)
         parent = th.scope
         value_name, index_name, body = loop.value, loop.index, loop.body
+        meter = self.meter
         try:
             for position, item in enumerate(items):
                 variables = {value_name: item}
                 if index_name:
                     variables[index_name] = position
-                th.scope = Scope(variables, parent)
-                control = yield from self.run_block(body, th)
+                scope = th.scope = Scope(variables, parent)
+                kind = type(item)
+                if kind is list or kind is dict or kind is str:
+                    meter.charge(scope, value_name, item)
+                try:
+                    control = yield from self.run_block(body, th)
+                finally:
+                    meter.release(scope)  # the iteration's variables vanish with it
                 if control is None or control is CONTINUE:
                     continue
                 if control is BREAK:
@@ -382,7 +395,12 @@ class Engine:
 
     def run_branch(self, th: WorkflowThread, block: Block) -> Gen:
         """Body of a branch thread."""
-        control = yield from self.run_block(block, th)
+        scope = th.scope
+        try:
+            self.meter.charge_all(scope)
+            control = yield from self.run_block(block, th)
+        finally:
+            self.meter.release(scope)
         if isinstance(control, Return):
             return control.value
         return None
@@ -421,10 +439,12 @@ class Engine:
         variables: dict[str, Any] = {}
         if step.except_as:
             variables[step.except_as] = copy_value(error.value)
-        th.scope = Scope(variables, parent)
+        scope = th.scope = Scope(variables, parent)
         try:
+            self.meter.charge_all(scope)
             return (yield from self.run_block(step.except_body, th))
         finally:
+            self.meter.release(scope)
             th.scope = parent
 
     def retry_policy(self, step: TryStep, th: WorkflowThread) -> tuple[Any, int, float, float, float]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import WorkflowError, type_error, value_error, wf_error
 from ..stdlib.registry import Function
-from ..values import key_error
+from ..values import key_error, value_size
 
 if TYPE_CHECKING:
     from .scheduler import Join, Kernel
@@ -59,15 +59,18 @@ class Scope:
     """Variables of one scope; reads walk to the parents, writes update the owner.
 
     ``shared`` is set on a parallel branch's scope: the parent names it may write.
+    ``sizes`` holds the metered size of the variables that count against the memory
+    limit (lists, maps and long strings; see `MemoryMeter`).
     """
 
-    __slots__ = ("parent", "shared", "vars")
+    __slots__ = ("parent", "shared", "sizes", "vars")
 
     def __init__(self, variables: dict[str, Any] | None = None, parent: Scope | None = None,
                  shared: frozenset[str] | None = None) -> None:
         self.vars: dict[str, Any] = variables if variables is not None else {}
         self.parent = parent
         self.shared = shared
+        self.sizes: dict[str, int] = {}
 
     def lookup(self, name: str) -> Any:
         scope: Scope | None = self
@@ -78,20 +81,82 @@ class Scope:
             scope = scope.parent
         raise key_error(name)
 
-    def assign(self, name: str, value: Any) -> None:
-        variables = self.vars
-        if name in variables:
-            variables[name] = value
-            return
+    def owner(self, name: str) -> Scope:
+        """The scope a write of ``name`` goes to (an existing visible variable's, else this one)."""
+        if name in self.vars:
+            return self
         scope: Scope | None = self
         while scope is not None:
             if name in scope.vars:
-                scope.vars[name] = value
-                return
+                return scope
             if scope.shared is not None and name not in scope.shared:
                 break
             scope = scope.parent
-        variables[name] = value
+        return self
+
+    def assign(self, name: str, value: Any) -> Scope:
+        """Write a variable; returns the scope that holds it."""
+        variables = self.vars
+        if name in variables:
+            variables[name] = value
+            return self
+        owner = self.owner(name)
+        owner.vars[name] = value
+        return owner
+
+
+#: Strings shorter than this are not metered (their share of 512 KB is noise).
+_METERED_STRING = 64
+
+
+class MemoryMeter:
+    """Approximate bytes held by one execution's variables (DECISIONS.md #23: 512 KB by default).
+
+    The service counts all variables of an execution against one budget. Metering every
+    write would cost every step, so only lists, maps and strings of 64 characters or more
+    are metered, incrementally: a write charges the new size and refunds the old one, a
+    scope that ends (loop iteration, except block, branch, subworkflow call) refunds all
+    of its variables.
+    """
+
+    __slots__ = ("limit", "used")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def charge(self, scope: Scope, name: str, value: Any) -> None:
+        """Account for ``scope``'s variable ``name`` now holding ``value``."""
+        kind = type(value)
+        if kind is list or kind is dict:
+            size = value_size(value)
+        elif kind is str and len(value) >= _METERED_STRING:
+            size = len(value)
+        else:
+            size = 0
+        old = scope.sizes.pop(name, 0)
+        if size:
+            scope.sizes[name] = size
+        self.used += size - old
+        if size > old and self.used > self.limit:
+            raise wf_error(
+                "ResourceLimitError",
+                f"variables use about {self.used} bytes after storing {name}, more than the "
+                f"{self.limit}-byte memory limit (limit `memory_bytes`); set large values to null when done",
+            )
+
+    def charge_all(self, scope: Scope) -> None:
+        """Account for every variable a new scope starts with."""
+        for name, value in scope.vars.items():
+            kind = type(value)
+            if kind is list or kind is dict or kind is str:
+                self.charge(scope, name, value)
+
+    def release(self, scope: Scope) -> None:
+        """A scope ended: its variables no longer count."""
+        if scope.sizes:
+            self.used -= sum(scope.sizes.values())
+            scope.sizes.clear()
 
 
 class WorkflowThread:
