@@ -43,7 +43,7 @@ from ..definition import (
 from ..errors import WorkflowError, type_error, value_error, wf_error
 from ..history import EventKind, event
 from ..stdlib.registry import FunctionRef
-from ..values import copy_value, type_name, value_size
+from ..values import copy_value, type_name
 from .threads import BLOCK, PREEMPT, Scope, WorkflowThread
 
 Gen = Generator[Any, Any, Any]
