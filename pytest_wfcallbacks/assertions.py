@@ -98,7 +98,7 @@ def render_execution_state(execution: Execution) -> str:
     lines = [f"execution {execution.id} ({execution.workflow.name}): {execution.state.value}, "
              f"{execution.steps_executed} steps"]
     if execution.error is not None:
-        lines.append(f"  error: {execution.error!r}")
+        lines.append(f"  error: {_shorten(summarize_error(execution.error).splitlines()[0], 160)}")
     lines.extend(render_callbacks(execution))
     from .interpreter.threads import ThreadState
 
@@ -141,9 +141,42 @@ def describe_error_location(execution: Execution, error: WorkflowError) -> str:
     return where
 
 
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def summarize_error(error: Any) -> str:
+    """A Workflows error value for people: message and tags first, other fields after.
+
+    ``UnhandledBranchError`` lists each branch's own error on a line of its own instead
+    of the JSON payloads it carries.
+    """
+    if not isinstance(error, dict):
+        return repr(error)
+    message = error.get("message")
+    tags = error.get("tags")
+    head = str(message) if isinstance(message, str) else "(no message)"
+    if isinstance(tags, list) and tags:
+        head += f"  [tags: {', '.join(str(t) for t in tags)}]"
+    rest = {k: v for k, v in error.items() if k not in ("message", "tags", "branches")}
+    if rest:
+        head += "  " + _shorten(repr(rest), 300)
+    lines = [head]
+    branches = error.get("branches")
+    if isinstance(branches, list):
+        for branch in branches[:20]:
+            if isinstance(branch, dict):
+                detail = branch.get("error")
+                context = detail.get("context") if isinstance(detail, dict) else detail
+                lines.append(f"    branch {branch.get('id')}: {_shorten(str(context), 200)}")
+        if len(branches) > 20:
+            lines.append(f"    ... and {len(branches) - 20} more branches")
+    return "\n".join(lines)
+
+
 def render_failure(execution: Execution) -> str:
     """The message of `WorkflowFailed`."""
-    lines = [f"execution {execution.id} of {execution.workflow.name} FAILED: {execution.error!r}"]
+    lines = [f"execution {execution.id} of {execution.workflow.name} FAILED: {summarize_error(execution.error)}"]
     if execution._failure_where:
         lines.append(f"  in {execution._failure_where}")
     lines.append("")

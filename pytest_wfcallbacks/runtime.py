@@ -236,19 +236,23 @@ class Execution:
         return [t for t in self._runtime._kernel.threads if t.execution is self and t.state is not ThreadState.DONE]
 
     def _drive(self, done: Callable[[], bool], what: str) -> None:
+        __tracebackhide__ = True  # failures point at the test, not at the driver
         self._runtime._kernel.drive(done, self._runtime.render_state, what=what)
 
     def wait(self) -> Execution:
         """Drive to the end (moving virtual time when nothing else can); returns the execution."""
+        __tracebackhide__ = True  # failures point at the test, not at the driver
         self._drive(lambda: not self._is_active(), f"waiting for execution {self.id} to end")
         return self
 
     def result(self) -> Any:
         """Drive to the end and return the value; raises WorkflowFailed or ExecutionCancelled."""
+        __tracebackhide__ = True  # failures point at the test, not at the driver
         self.wait()
         return self._result_or_raise()
 
     def _result_or_raise(self) -> Any:
+        __tracebackhide__ = True  # failures point at the test, not at the driver
         if self.state is ExecutionState.FAILED:
             raise WorkflowFailed(self, self.error, self._runtime.failure_report(self))
         if self.state is ExecutionState.CANCELLED:
@@ -257,11 +261,13 @@ class Execution:
 
     def wait_for_callback(self) -> Callback:
         """Drive until the execution creates a callback endpoint not returned before; return it."""
+        __tracebackhide__ = True  # failures point at the test, not at the driver
         self._drive(lambda: len(self._endpoints) > self._returned_callbacks or not self._is_active(),
                     f"waiting for execution {self.id} to create a callback endpoint")
         return self._next_callback()
 
     def _next_callback(self) -> Callback:
+        __tracebackhide__ = True  # failures point at the test, not at the driver
         if len(self._endpoints) > self._returned_callbacks:
             endpoint = list(self._endpoints.values())[self._returned_callbacks]
             self._returned_callbacks += 1
@@ -275,6 +281,7 @@ class Execution:
 
     def wait_until_awaiting(self, callback: Callback | None = None) -> Execution:
         """Drive until a thread waits in ``events.await_callback`` (on ``callback`` when given)."""
+        __tracebackhide__ = True  # failures point at the test, not at the driver
         endpoints = [callback._endpoint] if callback is not None else None
 
         def awaiting() -> bool:

@@ -206,3 +206,25 @@ def test_history_records_where_errors_were_raised(workflow_runtime) -> None:
     raised = [e for e in execution.history if e.kind is EventKind.ERROR_RAISED]
     assert [(e.step, e.error["message"]) for e in raised] == [("boom", "first"), ("again", "second")]
     assert execution.error == {"tags": ["Oops"], "message": "second"}
+
+
+def test_workflow_failed_summarizes_branch_errors(workflow_runtime) -> None:
+    source = """
+- p:
+    parallel:
+      exception_policy: continueAll
+      for:
+        value: n
+        in: [1, 2]
+        steps:
+          - boom:
+              raise: {tags: [Oops], message: ${"bad " + string(n)}, code: 7}
+"""
+    with pytest.raises(WorkflowFailed) as failure:
+        workflow_runtime.execute(source).result()
+    first_lines = str(failure.value).splitlines()[:4]
+    assert "UnhandledBranchError" in first_lines[0]
+    assert "[tags: UnhandledBranchError]" in first_lines[0]
+    assert first_lines[1].strip() == "branch 0: bad 1"
+    assert first_lines[2].strip() == "branch 1: bad 2"
+    assert '"payload"' not in str(failure.value)  # JSON payloads are summarized, not dumped
