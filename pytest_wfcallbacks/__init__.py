@@ -9,8 +9,10 @@ from __future__ import annotations
 from .assertions import assert_branch_order, assert_callback_response, assert_slot_state
 from .callbacks import Callback, CallbackResponse, SlotState
 from .clock import VirtualClock
+from .connectors import ConnectorCall, ConnectorError, ConnectorFake, ConnectorRegistry
 from .errors import DeadlockError, ExecutionCancelled, Location, WfCallbacksError, WorkflowFailed, WorkflowSyntaxError
 from .history import EventKind, HistoryEvent
+from .outbound import FAKE_TOKEN, delayed, respond_after
 from .runtime import Execution, ExecutionFinished, ExecutionState, LogEntry, Outcome, Workflow, WorkflowRuntime
 from .server import WorkflowServer
 from .settings import Limits, Settings
@@ -21,6 +23,10 @@ __all__ = [
     "FAKE_TOKEN",
     "Callback",
     "CallbackResponse",
+    "ConnectorCall",
+    "ConnectorError",
+    "ConnectorFake",
+    "ConnectorRegistry",
     "DeadlockError",
     "EventKind",
     "Execution",

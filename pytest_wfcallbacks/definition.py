@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import Location, WorkflowSyntaxError, wf_error
+from .errors import Location, WorkflowSyntaxError
 from .expr import CompileContext, Compiled, CompileError, ExprSyntaxError, compile_expression
 from .settings import Limits
 from .source import MarkedDict, MarkedList, Source, key_mark_of, mark_of, start_of
@@ -363,15 +363,15 @@ class _ExpressionRegistry(Registry):
     Two differences from the standard library's registry: a module name that the
     routine uses as a variable (official samples assign ``list``, ``map`` and loop over
     ``text``) is a variable there, not a module; and the connector helpers of
-    `EXPRESSION_CONNECTORS` may be called (they fail at run time, like every connector
-    call, because connectors are not emulated).
+    `EXPRESSION_CONNECTORS` may be called (answered by `WorkflowRuntime.connectors` fakes).
     """
 
     def __init__(self, base: Registry) -> None:
         super().__init__(base.functions, base.constants)
         self.variables: frozenset[str] = frozenset()
         self.connectors = {
-            name: Function(name, tuple(FunctionParam(p) for p in params), _connector_not_emulated(name))
+            name: Function(name, tuple(FunctionParam(p) for p in params), _expression_connector(name, params),
+                           context=True)
             for name, params in EXPRESSION_CONNECTORS.items()
         }
 
@@ -384,13 +384,11 @@ class _ExpressionRegistry(Registry):
         return super().get(name) or self.connectors.get(name)
 
 
-def _connector_not_emulated(name: str) -> Callable[..., Any]:
-    def call(*args: Any) -> Any:
-        raise wf_error(
-            "SystemError",
-            f"{name}: connector calls are not emulated; wrap the call in a subworkflow and test it with a fake, "
-            "or call the API with http.* and mock it on workflow_runtime.http",
-        )
+def _expression_connector(name: str, params: tuple[str, ...]) -> Callable[..., Any]:
+    """A connector helper callable inside an expression: answered by the runtime's connector fakes."""
+
+    def call(th: Any, *args: Any) -> Any:
+        return th.execution._runtime.connectors.dispatch_now(th, name, dict(zip(params, args, strict=False)))
 
     return call
 

@@ -26,6 +26,7 @@ import httpx
 
 from .callbacks import Callback, Endpoint, Waiter
 from .clock import NS, VirtualClock, datetime_to_ns, ns_to_datetime, seconds_to_ns
+from .connectors import ConnectorRegistry
 from .definition import Definition, build_definition
 from .errors import (
     DeadlockError,
@@ -42,7 +43,7 @@ from .interpreter.engine import Engine
 from .interpreter.scheduler import Kernel
 from .interpreter.threads import BLOCK, BranchAborted, MemoryMeter, Scope, ThreadState, WorkflowThread
 from .outbound import OutboundHttp
-from .settings import Settings, make_settings
+from .settings import SETTING_NAMES, Settings, make_settings
 from .source import load_source, looks_like_path
 from .stdlib import load_all
 from .values import copy_value, from_python, json_encode, value_size
@@ -495,6 +496,7 @@ class WorkflowRuntime:
         self._workflows: dict[str, Workflow] = {}
         self._server_errors: list[str] = []
         self._http = OutboundHttp(self)
+        self.connectors = ConnectorRegistry(self)  # fakes for `googleapis.*` calls; see connectors.py
         self._client: httpx.Client | None = None
         self._client_lock = threading.Lock()
         self._log_listeners: list[Callable[[Execution, LogEntry], None]] = []
@@ -612,13 +614,15 @@ class WorkflowRuntime:
         outcomes: list[Outcome] = []
         seen: set[str] = set()
         for seed in range(runs):
-            overrides = {name: getattr(self.settings, name) for name in ("project", "location", "env",
-                                                                          "implicit_string_concat", "limits",
-                                                                          "start_time", "real_time_budget")}
-            with WorkflowRuntime(server=self._server, seed=seed, schedule="random", **overrides) as probe:
+            settings = {name: getattr(self.settings, name) for name in SETTING_NAMES}
+            settings.update(seed=seed, schedule="random")
+            with WorkflowRuntime(server=self._server, **settings) as probe:
+                # The probe sees what this runtime has: HTTP mocks, connector fakes, deployed workflows.
                 probe._http.router = self._http.router
-                execution = probe.execute(workflow.definition.source.data if workflow.definition.source.text is None
-                                          else workflow.definition.source.text, argument)
+                probe.connectors.use_fakes_of(self.connectors)
+                for name, deployed in {**self._workflows, workflow.name: workflow}.items():
+                    probe._workflows[name] = Workflow(probe, name, deployed.definition, deployed.env)
+                execution = probe.execute(probe._workflows[workflow.name], argument)
                 execution.wait()
                 outcome = Outcome(execution.state, execution.value, execution.error, seed)
             key = json_encode([outcome.state.value, _plain(outcome.value), _plain(outcome.error)])
@@ -647,6 +651,7 @@ class WorkflowRuntime:
         if self._http.mock_errors:
             problems.append("mocks that raised (fix the side effect on workflow_runtime.http):")
             problems.extend(f"  - {item}" for item in self._http.mock_errors)
+        problems.extend(self.connectors.problems())
         internal = [e for ex in self.executions for e in ex._internal_errors]
         if internal:
             problems.append("internal interpreter errors (please report them):")
@@ -787,12 +792,7 @@ class WorkflowRuntime:
             listener(execution, entry)
 
     def _call_connector(self, th: WorkflowThread, target: str, args: Any) -> Generator[Any, Any, Any]:
-        raise wf_error(
-            "SystemError",
-            f"{target}: connector calls are not emulated; wrap the call in a subworkflow and test it with a "
-            "fake, or call the API with http.* and mock it on workflow_runtime.http",
-        )
-        yield  # pragma: no cover
+        return self.connectors.dispatch(th, target, args)
 
     def _http_client(self) -> httpx.Client:
         with self._client_lock:
