@@ -141,6 +141,12 @@ def describe_error_location(execution: Execution, error: WorkflowError) -> str:
     return where
 
 
+class StateAssertionError(AssertionError):
+    """An assertion helper's failure; its message already holds the state table (the plugin adds none)."""
+
+    wf_state_shown = True
+
+
 def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -209,7 +215,7 @@ def assert_slot_state(
     if available_payloads is not None and callback.available_payloads != available_payloads:
         problems.append(f"available payloads is {callback.available_payloads}, expected {available_payloads}")
     if problems:
-        raise AssertionError(f"callback {callback.id}: " + "; ".join(problems) + "\n"
+        raise StateAssertionError(f"callback {callback.id}: " + "; ".join(problems) + "\n"
                              + render_execution_state(callback.execution))
 
 
@@ -246,9 +252,10 @@ def assert_callback_response(response: Any, expected_status: int, *, callback: C
     execution = callback.execution if callback is not None else None
     if execution is None and url:
         execution = _execution_for_url(url)
-    if execution is not None:
-        message += "\n" + render_execution_state(execution)
-    raise AssertionError(message)
+    if execution is None:
+        raise AssertionError(message)  # no table here: the plugin's report section adds the runtime's
+    message += "\n" + render_execution_state(execution)
+    raise StateAssertionError(message)
 
 
 def _execution_for_url(url: str) -> Execution | None:
@@ -271,7 +278,7 @@ def assert_branch_order(execution: Execution, step: str, expected: Sequence[Any]
     runtime = execution._runtime
     arrivals = [f"  {item.branch} @{_vt(runtime, item.ns)}" for item in execution.history
                 if item.step == step and item.branch is not None]
-    raise AssertionError(
+    raise StateAssertionError(
         f"branches reached step {step!r} in the order {actual}, expected {want}\n"
         + ("arrivals:\n" + "\n".join(arrivals) + "\n" if arrivals else f"no branch reached step {step!r}\n")
         + render_execution_state(execution)

@@ -107,21 +107,28 @@ def workflow_runtime(request: pytest.FixtureRequest, workflow_server: WorkflowSe
     schedule="random", limits={...})``, ``wfcallbacks_*`` ini options, ``--wf-seed``. After the test,
     ``check()`` reports server errors and unmocked outbound calls; ACTIVE executions are cancelled.
     """
+    settings_problem = ""
     try:
         runtime = WorkflowRuntime(server=workflow_server, **runtime_settings(request))
     except (TypeError, ValueError) as exc:
-        raise pytest.UsageError(f"workflow_runtime settings: {exc}") from None
+        settings_problem = f"workflow_runtime settings: {exc}"
+    if settings_problem:
+        # A short message, not a traceback through the fixture machinery.
+        pytest.fail(settings_problem, pytrace=False)
     _LIVE.add(runtime)
     try:
         yield runtime
         reports = request.node.stash.get(_REPORT_KEY, {})
         call = reports.get("call")
+        problems = ""
         if runtime.settings.check_at_teardown and call is not None and call.passed:
             try:
                 runtime.check()
-            except WfCallbacksError as problems:
-                # The report is the message; a traceback into the plugin would only add noise.
-                pytest.fail(str(problems), pytrace=False)
+            except WfCallbacksError as found:
+                problems = str(found)
+        if problems:
+            # Failed outside the except block, so pytest prints the report once, without a traceback.
+            pytest.fail(problems, pytrace=False)
     finally:
         runtime.close()
 
@@ -134,8 +141,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.failed and report.when == "call":
         funcargs = getattr(item, "funcargs", {})
         runtime = funcargs.get("workflow_runtime")
-        if isinstance(runtime, WorkflowRuntime) and call.excinfo is not None and not isinstance(
-            call.excinfo.value, WfCallbacksError
-        ):
+        error = call.excinfo.value if call.excinfo is not None else None
+        shown = isinstance(error, WfCallbacksError) or getattr(error, "wf_state_shown", False)
+        if isinstance(runtime, WorkflowRuntime) and error is not None and not shown:
             report.sections.append(("workflow runtime state", runtime.render_state()))
     return report

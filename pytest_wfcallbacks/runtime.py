@@ -592,21 +592,24 @@ class WorkflowRuntime:
         """Start an execution and drive it to the end (`Execution.wait`)."""
         return self.execute(workflow_or_source, argument).wait()
 
-    def at(self, when: datetime | float, action: Callable[[], Any]) -> None:
-        """Run ``action()`` when the virtual clock reaches ``when`` (datetime or epoch seconds)."""
+    def at(self, when: datetime | float, action: Callable[[], Any], *, label: str | None = None) -> None:
+        """Run ``action()`` when the virtual clock reaches ``when`` (datetime or epoch seconds).
+
+        ``label`` names the action in failure reports (default: the function's name).
+        """
         target = datetime_to_ns(when) if isinstance(when, datetime) else seconds_to_ns(float(when))
         if target < self.clock.now_ns:
             raise WfCallbacksError(f"cannot schedule in the past: now is {self.clock.now().isoformat()}")
         with self._kernel.lock:
-            self.clock.call_at(target, action, user=True, label=getattr(action, "__name__", "action"))
+            self.clock.call_at(target, action, user=True, label=label or _action_label(action))
 
-    def after(self, seconds: float, action: Callable[[], Any]) -> None:
+    def after(self, seconds: float, action: Callable[[], Any], *, label: str | None = None) -> None:
         """Run ``action()`` ``seconds`` of virtual time from now."""
         if seconds < 0:
             raise WfCallbacksError("after() needs a non-negative delay")
         with self._kernel.lock:
             self.clock.call_at(self.clock.now_ns + seconds_to_ns(seconds), action, user=True,
-                               label=getattr(action, "__name__", "action"))
+                               label=label or _action_label(action))
 
     def explore(self, workflow_or_source: Any, argument: Any = None, *, runs: int = 20) -> list[Outcome]:
         """Run under ``runs`` random schedules (seeds 0..runs-1); return the distinct outcomes, one seed each."""
@@ -648,6 +651,13 @@ class WorkflowRuntime:
         if unmocked:
             problems.append("outbound HTTP calls no mock answered (add routes on workflow_runtime.http):")
             problems.extend(f"  - {item}" for item in unmocked)
+        unsent = [(execution, endpoint) for execution in self.executions
+                  for endpoint in execution._endpoints.values() if endpoint.on_await]
+        if unsent:
+            problems.append("requests scheduled with send_on_await that were never sent (no await_callback "
+                            "waited on the endpoint again):")
+            problems.extend(f"  - {len(endpoint.on_await)} for callback {endpoint.id} of execution {execution.id}"
+                            for execution, endpoint in unsent)
         if self._http.mock_errors:
             problems.append("mocks that raised (fix the side effect on workflow_runtime.http):")
             problems.extend(f"  - {item}" for item in self._http.mock_errors)
@@ -808,6 +818,11 @@ class WorkflowRuntime:
         from .callbacks import handle_callback_request
 
         return handle_callback_request(self, execution_id, callback_id, request)
+
+
+def _action_label(action: Callable[[], Any]) -> str:
+    name = getattr(action, "__qualname__", None) or getattr(action, "__name__", None) or repr(action)
+    return f"action {name}"
 
 
 def _other_tasks_alive() -> bool:

@@ -92,9 +92,13 @@ def make_settings(base: Settings | None = None, **overrides: Any) -> Settings:
     """Settings from defaults (or ``base``) and keyword overrides; ``limits`` may be a dict."""
     unknown = set(overrides) - set(SETTING_NAMES)
     if unknown:
+        import difflib
+
+        hints = [f"{name!r} (did you mean {close[0]!r}?)"
+                 if (close := difflib.get_close_matches(name, SETTING_NAMES, 1)) else repr(name)
+                 for name in sorted(unknown)]
         raise TypeError(
-            f"unknown workflow_runtime setting(s): {', '.join(sorted(unknown))}; "
-            f"known settings: {', '.join(SETTING_NAMES)}"
+            f"unknown workflow_runtime setting(s): {', '.join(hints)}; known settings: {', '.join(SETTING_NAMES)}"
         )
     current = base or Settings()
     limits = overrides.get("limits")

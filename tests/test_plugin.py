@@ -72,7 +72,8 @@ def test_typo(workflow_runtime):
     pass
 ''')
     result = pytester.runpytest()
-    result.stdout.fnmatch_lines(["*unknown workflow_runtime setting*sead*"])
+    result.stdout.fnmatch_lines(["*unknown workflow_runtime setting*'sead' (did you mean 'seed'?)*"])
+    assert "Traceback" not in result.stdout.str()
     assert result.ret != 0
 
 
@@ -111,6 +112,9 @@ def test_already_failing(workflow_runtime):
         "*outbound HTTP calls no mock answered*",
         "*GET https://payments.example.com/status*",
     ])
+    # printed once, without a traceback into the plugin
+    assert result.stdout.str().count("outbound HTTP calls no mock answered") == 1
+    assert "During handling of the above exception" not in result.stdout.str()
     assert "ERROR at teardown of test_check_off" not in result.stdout.str()
     assert "ERROR at teardown of test_already_failing" not in result.stdout.str()
 
@@ -165,3 +169,19 @@ def test_parallel_workers(workflow_runtime, n):
 ''')
     result = pytester.runpytest_subprocess("-n", "2")
     result.assert_outcomes(passed=6)
+
+
+def test_assertion_helper_failures_show_the_table_once(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(WAITING + '''
+from pytest_wfcallbacks import assert_slot_state
+
+def test_wrong_slot(workflow_runtime):
+    execution = workflow_runtime.execute(WORKFLOW)
+    callback = execution.wait_for_callback()
+    assert_slot_state(callback, "FILLED")
+''')
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*slot state is WAITING, expected FILLED*"])
+    assert "workflow runtime state" not in result.stdout.str()
+    assert result.stdout.str().count("requests answered") == 1
