@@ -588,6 +588,14 @@ class _Builder:
         for position, item in enumerate(raw):
             item_loc = self.loc(raw, position, path)
             if not isinstance(item, dict) or len(item) != 1:
+                stray = [key for key in item if key in STEP_KEYS] if isinstance(item, dict) else []
+                names = [key for key in item if key not in STEP_KEYS] if isinstance(item, dict) else []
+                if stray and len(names) == 1:
+                    raise self.fail(
+                        f"{stray[0]!r} stands beside the step name {names[0]!r} instead of inside it: indent it "
+                        f"under {names[0]!r} (a step is `- {names[0]}:` followed by its keys, indented)",
+                        self.loc(item, stray[0], path, of_key=True),
+                    )
                 raise self.fail(
                     "each step is a map with exactly one key, the step name: `- my_step: {assign: ...}`", item_loc
                 )

@@ -11,6 +11,7 @@ same loader (JSON is YAML), so JSON files get positions too.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -191,13 +192,27 @@ def parse_text(text: str, file: str = "<workflow>") -> Any:
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
         problem = exc.problem or exc.context or "invalid YAML"
         hint = ""
-        if "mapping values are not allowed" in problem or "found character" in problem:
+        if "'\\t'" in problem or "\t" in problem:
+            hint = "; indent with spaces, not tabs (YAML does not allow tabs in indentation)"
+        elif "mapping values are not allowed" in problem or "found character" in problem:
             hint = "; quote expressions that contain ': ' or start with special characters, e.g. '${\"a: \" + b}'"
         raise WorkflowSyntaxError(f"YAML/JSON syntax error: {problem}{hint}", Location(file, line, column)) from None
     except yaml.YAMLError as exc:
         raise WorkflowSyntaxError(f"YAML/JSON syntax error: {exc}", Location(file)) from None
     finally:
         loader.dispose()
+
+
+def check_strict_json(text: str, file: str) -> None:
+    """A ``.json`` file must be JSON, not merely YAML (trailing commas, comments, single quotes).
+
+    The YAML loader reads JSON too (and keeps positions), but it forgives what a deploy of
+    a JSON definition rejects; this check runs the strict parser first.
+    """
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise WorkflowSyntaxError(f"JSON syntax error: {exc.msg}", Location(file, exc.lineno, exc.colno)) from None
 
 
 def load_source(source: Any) -> Source:
@@ -213,6 +228,8 @@ def load_source(source: Any) -> Source:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise WorkflowSyntaxError(f"cannot read the workflow file: {exc}", Location(str(path))) from None
+        if path.suffix.lower() == ".json":
+            check_strict_json(text, str(path))
         return Source(parse_text(text, str(path)), str(path), text)
     if isinstance(source, bytes):
         source = source.decode("utf-8")

@@ -1110,3 +1110,33 @@ def test_yaml_syntax_error_location(workflow_runtime: WorkflowRuntime) -> None:
         """)
     assert error.line == 2
     assert "quote expressions" in error.message
+
+
+def test_json_files_are_parsed_strictly(tmp_path, workflow_runtime) -> None:
+    bad = tmp_path / "trailing.json"
+    bad.write_text('{"main": {"steps": [{"a": {"return": 1}},]}}', encoding="utf-8")
+    with pytest.raises(WorkflowSyntaxError) as info:
+        workflow_runtime.deploy(bad)
+    assert info.value.message.startswith("JSON syntax error")
+    assert (info.value.line, info.value.column) == (1, 42)
+    good = tmp_path / "good.json"
+    good.write_text('{"main": {"steps": [{"a": {"return": 1}}]}}', encoding="utf-8")
+    assert workflow_runtime.deploy(good).run().value == 1
+
+
+def test_tabs_in_indentation_get_a_tab_hint(workflow_runtime) -> None:
+    with pytest.raises(WorkflowSyntaxError) as info:
+        workflow_runtime.deploy("main:\n\tsteps:\n\t\t- a:\n\t\t\treturn: 1\n")
+    assert "not tabs" in info.value.message
+
+
+def test_a_step_key_beside_the_step_name_says_to_indent_it(workflow_runtime) -> None:
+    source = """\
+- create:
+    call: events.create_callback_endpoint
+  result: cb
+"""
+    with pytest.raises(WorkflowSyntaxError) as info:
+        workflow_runtime.deploy(source)
+    assert "indent it under 'create'" in info.value.message
+    assert (info.value.line, info.value.column) == (3, 3)
