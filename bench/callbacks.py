@@ -9,6 +9,10 @@ Measures, for the plugin's callback server and for a bare werkzeug
   100 executions, with the number of accepted callbacks (200) that the workflows
   never received ("lost") or received twice (must both be 0).
 
+Each round runs the baseline and then the plugin back to back (``--rounds``, default
+3); the figures printed at the end are medians over rounds, and a ``VERDICT`` line
+per target says whether it is met.
+
 Senders run in a child process (this file with ``--sender``) so that their CPU
 time does not compete for this process's GIL. Everything talks to 127.0.0.1 only
 and is bounded by request counts.
@@ -224,15 +228,6 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def describe_latency(name: str, result: dict[str, Any]) -> str:
-    lines = []
-    for mode, label in (("close", "new connection"), ("keep", "keep-alive")):
-        timings = [t * 1000 for t in result[mode]["timings"][20:]]  # first requests warm up
-        lines.append(f"  {name:<9} {label:<15} median {statistics.median(timings):6.3f} ms   "
-                     f"p99 {percentile(timings, 0.99):6.3f} ms   statuses {result[mode]['statuses']}")
-    return "\n".join(lines)
-
-
 def bench_plugin() -> tuple[dict[str, Any], dict[str, Any], dict[str, int]]:
     from pytest_wfcallbacks import WorkflowRuntime
 
@@ -288,31 +283,77 @@ def bench_baseline() -> tuple[dict[str, Any], dict[str, Any]]:
         server.server_close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sender", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.sender:
-        sender_main()
-        return
+def run_round() -> dict[str, Any]:
+    """One baseline run then one plugin run, back to back (so both see the same machine load)."""
     base_latency, base_throughput = bench_baseline()
     latency, throughput, integrity = bench_plugin()
     accepted = sum(len(v) for v in throughput["accepted"].values())
     base_accepted = sum(len(v) for v in base_throughput["accepted"].values())
-    base_rate = base_accepted / base_throughput["elapsed"]
-    rate = accepted / throughput["elapsed"]
-    requests = sum(throughput["statuses"].values())
-    print(f"single sender, {LATENCY_REQUESTS} sequential POSTs (first 20 not counted):")
-    print(describe_latency("baseline", base_latency))
-    print(describe_latency("plugin", latency))
+    out: dict[str, Any] = {"integrity": integrity,
+                           "base_rate": base_accepted / base_throughput["elapsed"],
+                           "rate": accepted / throughput["elapsed"],
+                           "requests_rate": sum(throughput["statuses"].values()) / throughput["elapsed"],
+                           "base_statuses": base_throughput["statuses"], "statuses": throughput["statuses"]}
+    for name, result in (("base", base_latency), ("plugin", latency)):
+        for mode in ("close", "keep"):
+            timings = [t * 1000 for t in result[mode]["timings"][20:]]  # first requests warm up
+            out[f"{name}_{mode}_median"] = statistics.median(timings)
+            out[f"{name}_{mode}_p99"] = percentile(timings, 0.99)
+            out[f"{name}_{mode}_statuses"] = result[mode]["statuses"]
+    return out
+
+
+def verdict(met: bool) -> str:
+    return "MET" if met else "NOT MET"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sender", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="baseline+plugin rounds; figures and verdicts use the median over rounds (default 3)")
+    args = parser.parse_args()
+    if args.sender:
+        sender_main()
+        return
+    rounds: list[dict[str, Any]] = []
+    for number in range(1, args.rounds + 1):
+        result = run_round()
+        rounds.append(result)
+        print(f"round {number}: latency median ms (baseline/plugin) new connection "
+              f"{result['base_close_median']:.3f}/{result['plugin_close_median']:.3f}, keep-alive "
+              f"{result['base_keep_median']:.3f}/{result['plugin_keep_median']:.3f}; throughput "
+              f"{result['base_rate']:.0f}/{result['rate']:.0f} callbacks/s "
+              f"({result['rate'] / result['base_rate']:.2f}x); plugin statuses {result['statuses']}", flush=True)
+
+    def med(key: str) -> float:
+        return float(statistics.median(r[key] for r in rounds))
+
+    print(f"\nmedians over {len(rounds)} round(s); single sender, {LATENCY_REQUESTS} sequential POSTs "
+          "(first 20 not counted):")
+    for name, label in (("base", "baseline"), ("plugin", "plugin")):
+        for mode, mode_label in (("close", "new connection"), ("keep", "keep-alive")):
+            print(f"  {label:<9} {mode_label:<15} median {med(f'{name}_{mode}_median'):6.3f} ms   "
+                  f"p99 {med(f'{name}_{mode}_p99'):6.3f} ms")
+    ratio = statistics.median(r["rate"] / r["base_rate"] for r in rounds)
     print(f"{SENDERS} concurrent senders (separate process), {EXECUTIONS} executions x {PER_EXECUTION} callbacks:")
-    print(f"  baseline  {base_rate:8.0f} callbacks/s  ({base_accepted} in {base_throughput['elapsed']:.2f} s, "
-          f"statuses {base_throughput['statuses']})")
-    print(f"  plugin    {rate:8.0f} callbacks/s  ({accepted} accepted in {throughput['elapsed']:.2f} s; "
-          f"{requests / throughput['elapsed']:.0f} requests/s incl. 429s; statuses {throughput['statuses']})")
-    print(f"  ratio     {rate / base_rate:8.2f}x baseline")
-    print(f"  accepted callbacks lost: {integrity['lost']}, delivered twice: {integrity['duplicated']}, "
-          f"executions not finished: {integrity['unfinished']}")
+    print(f"  baseline  {med('base_rate'):8.0f} callbacks/s")
+    print(f"  plugin    {med('rate'):8.0f} callbacks/s  ({med('requests_rate'):.0f} requests/s incl. 429s)")
+    print(f"  ratio     {ratio:8.2f}x baseline (median of per-round ratios)")
+    lost = sum(r["integrity"]["lost"] for r in rounds)
+    duplicated = sum(r["integrity"]["duplicated"] for r in rounds)
+    unfinished = sum(r["integrity"]["unfinished"] for r in rounds)
+    print(f"  accepted callbacks lost: {lost}, delivered twice: {duplicated}, executions not finished: {unfinished} "
+          "(all rounds)")
+    print()
+    for mode, label in (("close", "new connection"), ("keep", "keep-alive")):
+        plugin, base = med(f"plugin_{mode}_median"), med(f"base_{mode}_median")
+        print(f"VERDICT single sender, {label}: plugin median {plugin:.3f} ms vs baseline {base:.3f} ms "
+              f"(target: no worse) -> {verdict(plugin <= base)}")
+    print(f"VERDICT throughput, {SENDERS} senders x {EXECUTIONS} executions: {ratio:.2f}x baseline "
+          f"(target: >= 2x) -> {verdict(ratio >= 2.0)}")
+    print(f"VERDICT integrity: {lost} lost, {duplicated} delivered twice, {unfinished} unfinished "
+          f"(target: 0, 0, 0) -> {verdict(lost == 0 and duplicated == 0 and unfinished == 0)}")
 
 
 if __name__ == "__main__":

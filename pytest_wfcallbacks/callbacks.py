@@ -24,17 +24,20 @@ import functools
 import json
 import re
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 import httpx
+import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" codec error handler)
 from werkzeug.exceptions import HTTPException
 
 from .clock import NS, ns_to_datetime
 from .history import EventKind
 from .interpreter.threads import ThreadState
+from .values import json_decode
 
 if TYPE_CHECKING:
     from .clock import Timer
@@ -115,8 +118,22 @@ class Endpoint:
         return SlotState.EMPTY
 
 
+#: The last `go_time_string` answer: callbacks arriving at one virtual instant share it.
+_LAST_GO_TIME: tuple[int, int, str] = (-1, -1, "")
+
+
 def go_time_string(ns: int, start_ns: int) -> str:
     """Go's ``time.Time.String()`` in UTC with the monotonic part as virtual seconds (DECISIONS.md #11)."""
+    global _LAST_GO_TIME
+    last = _LAST_GO_TIME
+    if last[0] == ns and last[1] == start_ns:
+        return last[2]
+    text = _go_time_string(ns, start_ns)
+    _LAST_GO_TIME = (ns, start_ns, text)
+    return text
+
+
+def _go_time_string(ns: int, start_ns: int) -> str:
     moment = ns_to_datetime(ns)
     fraction = ns % NS
     text = moment.strftime("%Y-%m-%d %H:%M:%S")
@@ -139,8 +156,6 @@ def decode_body(body: bytes, content_type: str | None) -> Any:
         except UnicodeDecodeError:
             return body
         try:
-            from .values import json_decode
-
             return json_decode(text)
         except Exception:
             return text  # invalid JSON: the raw text (DECISIONS.md #9)
@@ -293,12 +308,25 @@ class Callback:
     def send_after(self, seconds: float, body: Any = None, **kwargs: Any) -> None:
         """Send the request when the virtual clock reaches now + ``seconds``."""
         runtime = self.execution._runtime
-        runtime.after(seconds, lambda: self.send(body, **kwargs))
+        method = (kwargs.get("method") or self.method).upper()
+        runtime.after(seconds, functools.partial(self.send, body, **kwargs),
+                      label=f"send_after {method} to callback {self.id[:8]}…")
 
     def send_on_await(self, body: Any = None, **kwargs: Any) -> None:
-        """Send the request right after the next ``await_callback`` on this endpoint starts waiting."""
-        with self.execution._runtime._kernel.lock:
-            self._endpoint.on_await.append(PendingSend({"body": body, **kwargs}))
+        """Send the request as soon as an ``await_callback`` waits on this endpoint.
+
+        If one is waiting already (say, right after `Execution.wait_for_callback`), the request
+        is sent at the current virtual instant, on the next drive; otherwise right after the
+        next await starts. Requests still unsent when the test ends are reported by the
+        teardown check.
+        """
+        runtime = self.execution._runtime
+        with runtime._kernel.lock:
+            if self._endpoint.waiters:
+                runtime.clock.call_at(runtime.clock.now_ns, functools.partial(self.send, body, **kwargs),
+                                      user=True, label=f"send_on_await to callback {self.id[:8]}…")
+            else:
+                self._endpoint.on_await.append(PendingSend({"body": body, **kwargs}))
 
     def __repr__(self) -> str:
         return f"<Callback {self.method} {self.id} {self.slot_state.value} waiters={self.waiters}>"
@@ -343,17 +371,21 @@ def canonical_header_name(name: str) -> str:
 
 def _header_text(value: str) -> str:
     # http.server decodes header bytes as latin-1; senders mean UTF-8 (undecodable bytes become U+FFFD).
-    value = value.replace("\r\n", "").replace("\n", "")
+    if "\n" in value:
+        value = value.replace("\r\n", "").replace("\n", "")
+    if value.isascii():  # the common case: nothing to re-decode
+        return value
     try:
         return value.encode("latin-1").decode("utf-8", errors="replace")
     except UnicodeEncodeError:
         return value
 
 
-def request_headers(request: Any) -> dict[str, str]:
-    """Headers as the workflow sees them (DECISIONS.md #8): canonical names, repeated ones joined with ``", "``."""
-    raw = request.environ.get(RAW_HEADERS_KEY)
-    items: Iterable[tuple[str, str]] = raw if raw is not None else request.headers.items()
+def headers_from_items(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Raw (name, value) header pairs as the workflow sees them (DECISIONS.md #8).
+
+    Canonical names, values re-decoded as UTF-8, repeated headers joined with ``", "``.
+    """
     headers: dict[str, str] = {}
     for key, value in items:
         name = canonical_header_name(key)
@@ -362,32 +394,62 @@ def request_headers(request: Any) -> dict[str, str]:
     return headers
 
 
+def request_headers(request: Any) -> dict[str, str]:
+    """Headers as the workflow sees them (DECISIONS.md #8): canonical names, repeated ones joined with ``", "``."""
+    raw = request.environ.get(RAW_HEADERS_KEY)
+    items: Iterable[tuple[str, str]] = raw if raw is not None else request.headers.items()
+    return headers_from_items(items)
+
+
+def query_from_string(query_string: str) -> dict[str, list[str]]:
+    """The query as the workflow sees it: a map of lists, in order (invalid escapes stay as sent)."""
+    if not query_string:
+        return {}
+    query: dict[str, list[str]] = {}
+    for key, value in parse_qsl(query_string, keep_blank_values=True, errors="werkzeug.url_quote"):
+        query.setdefault(key, []).append(value)
+    return query
+
+
 def request_url(request: Any) -> str:
     """Path and query as sent (DECISIONS.md #10)."""
     raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
     if isinstance(raw, str) and raw.startswith("/"):
-        try:
-            return raw.encode("latin-1").decode("utf-8", errors="replace")
-        except UnicodeEncodeError:
-            return raw
+        return url_text(raw)
     return str(request.full_path if request.query_string else request.path)
 
 
+def url_text(raw: str) -> str:
+    """A request target as decoded by http.server (latin-1) re-read as UTF-8, as the workflow sees it."""
+    if raw.isascii():
+        return raw
+    try:
+        return raw.encode("latin-1").decode("utf-8", errors="replace")
+    except UnicodeEncodeError:
+        return raw
+
+
 @dataclass(frozen=True)
-class _Body:
+class RequestBody:
+    """A callback request body as read by the server: the bytes, or why they were not taken."""
+
     data: bytes = b""
     too_large: str = ""  # the size, as text, when over the limit
     broken: str = ""  # why the body could not be read
 
 
-def read_body(request: Any, limit: int) -> _Body:
+_Body = RequestBody
+EMPTY_BODY = RequestBody()
+
+
+def read_body(request: Any, limit: int) -> RequestBody:
     """Read at most ``limit + 1`` bytes of the body (Content-Length or chunked); never the whole of a huge one."""
     declared = request.environ.get("CONTENT_LENGTH", "")
     if declared and not (declared.strip().isascii() and declared.strip().isdigit()):
-        return _Body(broken=f"the Content-Length header {declared[:40]!r} is not a non-negative integer")
+        return RequestBody(broken=f"the Content-Length header {declared[:40]!r} is not a non-negative integer")
     length = request.content_length
     if length is not None and length > limit:
-        return _Body(too_large=f"{length} bytes")
+        return RequestBody(too_large=f"{length} bytes")
     stream = request.stream
     parts: list[bytes] = []
     got = 0
@@ -399,12 +461,13 @@ def read_body(request: Any, limit: int) -> _Body:
             parts.append(chunk)
             got += len(chunk)
     except (OSError, ValueError, HTTPException) as exc:
-        return _Body(broken=f"the request body could not be read ({type(exc).__name__}: {exc})")
+        return RequestBody(broken=f"the request body could not be read ({type(exc).__name__}: {exc})")
     if got > limit:
-        return _Body(too_large=f"more than {limit} bytes")
+        return RequestBody(too_large=f"more than {limit} bytes")
     if length is not None and got < length:
-        return _Body(broken=f"the request body ended after {got} of the {length} bytes its Content-Length announced")
-    return _Body(b"".join(parts))
+        return RequestBody(broken=f"the request body ended after {got} of the {length} bytes its Content-Length "
+                                  "announced")
+    return RequestBody(b"".join(parts))
 
 
 class _AuthCallbackError(Exception):
@@ -449,21 +512,38 @@ def handle_callback_request(runtime: WorkflowRuntime, execution_id: str, callbac
     rejected because the slot is filled and nothing waits (429). Every answer for a
     known execution is recorded in its history; for a known endpoint also in
     `Callback.responses`. Nothing but a delivered or stored request touches the slot.
+
+    ``request`` is a werkzeug ``Request``; the server's fast path calls
+    `answer_callback_request` with the parts it parsed itself.
+    """
+    return answer_callback_request(
+        runtime, execution_id, callback_id, request.method.upper(), lambda limit: read_body(request, limit),
+        lambda: request_headers(request),
+        lambda: query_from_string(request.query_string.decode("utf-8", errors="replace")),
+        request_url(request), request.path)
+
+
+def answer_callback_request(runtime: WorkflowRuntime, execution_id: str, callback_id: str, method: str,
+                            read: Callable[[int], RequestBody], headers: Callable[[], dict[str, str]],
+                            query: Callable[[], dict[str, list[str]]], url: str, path: str) -> tuple[int, Any]:
+    """`handle_callback_request` on parts: ``read(limit)`` reads the body, ``headers()`` and ``query()`` decode.
+
+    The clock is held still from before the body is read until the answer (``request_started``);
+    the slot decision is taken under the kernel lock, in one acquisition.
     """
     kernel = runtime._kernel
-    method = request.method.upper()
     kernel.request_started()  # holds off clock advances while this request is being read
     finished = False
     try:
-        body = read_body(request, runtime.settings.limits.callback_body_bytes)
-        headers = request_headers(request)
-        query: dict[str, list[str]] = {}
-        for key, value in request.args.items(multi=True):
-            query.setdefault(key, []).append(value)
-        url = request_url(request)
+        body = read(runtime.settings.limits.callback_body_bytes)
+        header_map = headers()
+        query_map = query()
+        # Decoded before taking the lock (a pure function of the bytes): the lock is held for the slot only.
+        decoded = decode_body(body.data, header_map.get("Content-Type")) if body.data else None
         with kernel.lock:
             try:
-                return _answer(runtime, execution_id, callback_id, method, body, headers, query, url, request)
+                return _answer(runtime, execution_id, callback_id, method, body, decoded, header_map, query_map,
+                               url, path)
             finally:
                 kernel.request_finished()
                 finished = True
@@ -473,8 +553,9 @@ def handle_callback_request(runtime: WorkflowRuntime, execution_id: str, callbac
                 kernel.request_finished()
 
 
-def _answer(runtime: WorkflowRuntime, execution_id: str, callback_id: str, method: str, body: _Body,
-            headers: dict[str, str], query: dict[str, list[str]], url: str, request: Any) -> tuple[int, Any]:
+def _answer(runtime: WorkflowRuntime, execution_id: str, callback_id: str, method: str, body: RequestBody,
+            decoded: Any, headers: dict[str, str], query: dict[str, list[str]], url: str,
+            path: str) -> tuple[int, Any]:
     execution = runtime._executions_by_id.get(execution_id)
     if execution is None:
         return 404, error_envelope(404, "NOT_FOUND", f"execution {execution_id} not found; callback {callback_id} "
@@ -506,7 +587,7 @@ def _answer(runtime: WorkflowRuntime, execution_id: str, callback_id: str, metho
     try:
         auth = _check_auth(runtime, headers)
     except _AuthCallbackError as exc:
-        runtime._server_errors.append(f"{method} {request.path}: {exc}")
+        runtime._server_errors.append(f"{method} {path}: {exc}")
         return answer(500, "auth-error", f"{where}: {exc} (slot {slot.value})")
     if auth == 401:
         return answer(401, "unauthorized", f"{where}: the request has no valid credentials (slot {slot.value}); "
@@ -524,7 +605,7 @@ def _answer(runtime: WorkflowRuntime, execution_id: str, callback_id: str, metho
         return answer(429, "rejected", f"{where}: slot FILLED (a request is already stored and no await_callback "
                                        "waits for another); retry later")
     payload = {
-        "http_request": {"body": decode_body(body.data, headers.get("Content-Type")), "headers": headers,
+        "http_request": {"body": decoded, "headers": headers,
                          "method": method, "query": query, "url": url},
         "received_time": go_time_string(now, runtime.clock.start_ns),
         "type": "HTTP",

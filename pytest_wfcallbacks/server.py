@@ -10,8 +10,20 @@ kills the server.
 Throughput. werkzeug's development handler closes every connection (it cannot
 tell where a request body ends, so it cannot find the next request line) and the
 threaded server starts one thread per connection. Both costs dominate a callback
-round trip, so this server keeps werkzeug (``make_environ``, ``Request``,
-``Response``) but answers with its own `_CallbackRequestHandler.run_wsgi`: HTTP/1.1
+round trip, and so does per-request Python: ``http.client.parse_headers`` (an
+``email`` parser), the WSGI environ, a werkzeug ``Request``, the ``Date`` header.
+So a request whose request line names a callback URL takes a fast path
+(`_CallbackRequestHandler.handle_one_request`): the headers are split by hand
+under http.server's own limits (65536-byte lines, 100 lines), the body is read
+by ``Content-Length``, and `callbacks.answer_callback_request` answers from those
+parts; status line, headers and body leave in one write. Anything the fast path
+does not handle plainly (folded or odd header lines, ``Transfer-Encoding``,
+``Expect``, a repeated ``Content-Length``, escapes or non-ASCII in the target,
+other HTTP versions) is handed, with the bytes already read, to http.server's
+``parse_request`` and werkzeug, exactly as before; so is every non-callback path
+(the REST API and the extra ``handlers``). That path keeps werkzeug
+(``make_environ``, ``Request``, ``Response``) but answers with its own
+`_CallbackRequestHandler.run_wsgi`: HTTP/1.1
 keep-alive, the whole response buffered and sent with ``Content-Length``, and the
 request body accounted for exactly (``Content-Length`` or chunked), so a
 connection is reused only when the next request line is certain to be next on the
@@ -30,12 +42,14 @@ headers, malformed request) are answered by the standard library's checks with
 
 from __future__ import annotations
 
+import email.utils
 import io
 import json
 import queue
 import re
 import selectors
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
@@ -44,7 +58,16 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
-from .callbacks import error_envelope, status_name
+from .callbacks import (
+    EMPTY_BODY,
+    RequestBody,
+    answer_callback_request,
+    error_envelope,
+    headers_from_items,
+    query_from_string,
+    status_name,
+    url_text,
+)
 
 if TYPE_CHECKING:
     from .runtime import WorkflowRuntime
@@ -96,6 +119,82 @@ class _CountingInput(io.RawIOBase):
         return data
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: [second, "Server: ...\r\nDate: ...\r\n"]: the Date header changes once per second.
+_DATE_CACHE: list[object] = [-1, b""]
+
+
+def _status_line(status: int) -> bytes:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Unknown"
+    return f"HTTP/1.1 {status} {phrase}\r\n".encode("latin-1")
+
+
+_STATUS_LINES = {code: _status_line(code) for code in (200, 400, 401, 403, 404, 413, 429, 500)}
+
+
+def _encode(body: Any) -> bytes:
+    return b"{}" if body == {} else json.dumps(body).encode("utf-8")
+
+
+class _BodyReader:
+    """Reads a fast-path request body by ``Content-Length`` and knows whether the connection can go on."""
+
+    __slots__ = ("_length_text", "_read", "_rfile", "complete")
+
+    def __init__(self, rfile: Any, length_text: str | None) -> None:
+        self._rfile = rfile
+        self._length_text = length_text
+        self._read = False
+        #: The whole body was consumed: the next request line follows on the wire.
+        self.complete = False
+
+    def read(self, limit: int) -> RequestBody:
+        """At most ``limit`` bytes of body, as `callbacks.read_body` would return them."""
+        self._read = True
+        text = self._length_text
+        if text is None:
+            self.complete = True
+            return EMPTY_BODY
+        stripped = text.strip()
+        if not (stripped.isascii() and stripped.isdigit()):
+            return RequestBody(broken=f"the Content-Length header {text[:40]!r} is not a non-negative integer")
+        length = int(stripped)
+        if length > limit:
+            self.complete = self._discard(length)
+            return RequestBody(too_large=f"{length} bytes")
+        try:
+            data = self._rfile.read(length) if length else b""
+        except (OSError, ValueError) as exc:
+            return RequestBody(broken=f"the request body could not be read ({type(exc).__name__}: {exc})")
+        if len(data) < length:
+            return RequestBody(broken=f"the request body ended after {len(data)} of the {length} bytes its "
+                                      "Content-Length announced")
+        self.complete = True
+        return RequestBody(data)
+
+    def _discard(self, length: int) -> bool:
+        if length > _DRAIN_TO_KEEP_ALIVE:
+            return False
+        try:
+            while length > 0:
+                data = self._rfile.read(min(length, 16 * 1024))
+                if not data:
+                    return False
+                length -= len(data)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def finished(self) -> bool:
+        """Consume a body nobody read (a small one is drained); whether the connection can be reused."""
+        if not self._read:
+            self.read(_DRAIN_TO_KEEP_ALIVE)
+        return self.complete
+
+
 class _CallbackRequestHandler(WSGIRequestHandler):
     """werkzeug's request handler with keep-alive, quiet logs and JSON error envelopes."""
 
@@ -131,6 +230,139 @@ class _CallbackRequestHandler(WSGIRequestHandler):
         self.end_headers()
         if self.command != "HEAD" and code >= 200 and code not in (204, 304):
             self.wfile.write(body)
+
+    # ------------------------------------------------------------------ fast path
+    def handle_one_request(self) -> None:
+        """Read one request; callback requests take `_serve_callback`, everything else http.server + werkzeug.
+
+        The request line is read here. When it names a callback URL (plain ASCII, no escapes,
+        HTTP/1.0 or 1.1), the headers are read and split here too, without building an
+        ``email`` message, a WSGI environ or a werkzeug ``Request``: that is most of a
+        callback's server-side cost. Anything unusual in the headers (folded lines, odd
+        names, ``Transfer-Encoding``, ``Expect``, a repeated ``Content-Length``) hands the
+        bytes already read to http.server's own ``parse_request`` and werkzeug, unchanged.
+        """
+        try:
+            line = self.rfile.readline(65537)
+            if len(line) > 65536:
+                self.raw_requestline = line
+                self.requestline = ""
+                self.request_version = ""
+                self.command = ""
+                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+                return
+            if not line:
+                self.close_connection = True
+                return
+            self.raw_requestline = line
+            words = line.split()
+            match = None
+            if len(words) == 3 and words[2] in (b"HTTP/1.1", b"HTTP/1.0") and line.isascii() and b"%" not in words[1]:
+                target = words[1].decode("ascii")
+                match = _CALLBACK_PATH.match(target.partition("?")[0])
+            if match is None:
+                self._serve_standard(None)
+                return
+            self._serve_callback(words, target, match)
+            self.wfile.flush()
+        except TimeoutError:
+            self.close_connection = True
+
+    def _serve_standard(self, head: bytes | None) -> None:
+        """http.server's parsing and werkzeug's WSGI call; ``head``: header bytes already read from the socket."""
+        if head is None:
+            ok = self.parse_request()
+        else:
+            rfile = self.rfile
+            self.rfile = io.BytesIO(head)
+            try:
+                ok = self.parse_request()
+            finally:
+                self.rfile = rfile
+        if ok:
+            self.run_wsgi()
+            self.wfile.flush()
+
+    def _serve_callback(self, words: list[bytes], target: str, match: re.Match[str]) -> None:
+        command = words[0].decode("ascii")
+        version = words[2].decode("ascii")
+        self.command, self.path, self.request_version = command, target, version
+        self.requestline = self.raw_requestline.decode("ascii").rstrip("\r\n")
+        self.close_connection = True
+        lines: list[bytes] = []
+        raw: list[tuple[str, str]] = []
+        simple = True
+        length_text: str | None = None
+        connection: str | None = None  # the first Connection header counts, as in http.server
+        readline = self.rfile.readline
+        while True:
+            header = readline(65537)
+            if len(header) > 65536:
+                self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Line too long",
+                                "header line longer than 65536 bytes")
+                return
+            lines.append(header)
+            if len(lines) > 100:  # http.client's limit, counted as it does (the blank line included)
+                self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers",
+                                "got more than 100 headers")
+                return
+            if header in (b"\r\n", b"\n", b""):
+                break
+            if not simple:
+                continue
+            name, colon, value = header.decode("latin-1").partition(":")
+            if not colon or _HEADER_NAME.fullmatch(name) is None:
+                simple = False  # folded line, odd name, no colon: let the email parser decide
+                continue
+            value = value.lstrip(" \t").rstrip("\r\n")
+            lower = name.lower()
+            if lower == "content-length":
+                if length_text is not None:
+                    simple = False
+                length_text = value
+            elif lower in ("transfer-encoding", "expect"):
+                simple = False
+            elif lower == "connection" and connection is None:
+                connection = value
+            raw.append((name, value))
+        if not simple or not lines[-1]:
+            self._serve_standard(b"".join(lines))
+            return
+        option = (connection or "").lower()
+        self.close_connection = option == "close" if version == "HTTP/1.1" else option != "keep-alive"
+        server: WorkflowServer | None = getattr(self.server, "workflow_server", None)
+        reader = _BodyReader(self.rfile, length_text)
+        if server is None:  # not a WorkflowServer's socket: nothing to route to
+            status, body = 404, _encode(error_envelope(404, "NOT_FOUND", f"no callback endpoint at {target!r}"))
+        else:
+            status, body = server._answer_callback(command.upper(), target, match, raw, reader)
+        if not reader.finished():
+            self.close_connection = True
+        self._send_answer(status, b"" if command.upper() == "HEAD" else body)
+        if not reader.complete:
+            self._drain_before_close()
+
+    def _send_answer(self, status: int, body: bytes) -> None:
+        """Status line, headers and body in one write."""
+        head = [_STATUS_LINES.get(status) or _status_line(status), self._common_headers(),
+                b"Content-Type: application/json\r\nContent-Length: ", str(len(body)).encode("ascii"), b"\r\n"]
+        if self.close_connection:
+            head.append(b"Connection: close\r\n")
+        elif self.request_version == "HTTP/1.0":
+            head.append(b"Connection: keep-alive\r\n")
+        head.append(b"\r\n")
+        head.append(body)
+        self.wfile.write(b"".join(head))
+
+    def _common_headers(self) -> bytes:
+        """``Server`` and ``Date`` lines, the date formatted once per second."""
+        now = int(time.time())
+        cached = _DATE_CACHE
+        if cached[0] != now:
+            cached[1] = (f"Server: {self.version_string()}\r\nDate: "
+                         f"{email.utils.formatdate(now, usegmt=True)}\r\n").encode("latin-1")
+            cached[0] = now
+        return cached[1]  # type: ignore[return-value]
 
     def make_environ(self) -> Any:
         environ = super().make_environ()
@@ -286,6 +518,8 @@ class _CallbackHTTPServer(BaseWSGIServer):
 
     multithread = True
     request_queue_size = 1024  # a burst of hundreds of senders connects at once
+    #: The WorkflowServer routing this socket's callback requests (set right after construction).
+    workflow_server: WorkflowServer | None = None
 
     def __init__(self, host: str, port: int, app: Any, max_idle_workers: int = 32) -> None:
         super().__init__(host, port, app, handler=_CallbackRequestHandler)
@@ -319,7 +553,8 @@ class WorkflowServer:
         self._executions: dict[str, weakref.ref[WorkflowRuntime]] = {}
         self._runtimes: weakref.WeakSet[WorkflowRuntime] = weakref.WeakSet()
         self._lock = threading.Lock()
-        self._server: BaseWSGIServer = _CallbackHTTPServer(host, port, self._wsgi)
+        self._server: _CallbackHTTPServer = _CallbackHTTPServer(host, port, self._wsgi)
+        self._server.workflow_server = self
         self.host = host
         self.port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, name="wfcallbacks-server", daemon=True)
@@ -371,12 +606,35 @@ class WorkflowServer:
         except Exception as exc:  # never let a bug kill the server thread
             response = _json_response(500, error_envelope(500, "INTERNAL", f"pytest-wfcallbacks server error: {exc!r}"))
             match = _CALLBACK_PATH.match(request.path)
-            owner = self.runtime_for(match.group("execution")) if match is not None else None
-            with self._lock:
-                targets = [owner] if owner is not None else list(self._runtimes)
-            for runtime in targets:
-                runtime._server_errors.append(f"{request.method} {request.path}: {exc!r}")
+            self._record_error(request.method, request.path, match.group("execution") if match else None, exc)
         return response(environ, start_response)
+
+    def _answer_callback(self, method: str, target: str, match: re.Match[str], raw: list[tuple[str, str]],
+                         reader: _BodyReader) -> tuple[int, bytes]:
+        """A callback request parsed by the handler's fast path: the same answers as `_dispatch` gives."""
+        path, _, query_string = target.partition("?")
+        execution_id, callback_id = match.group("execution"), match.group("callback")
+        try:
+            ref = self._executions.get(execution_id)  # one dict read: atomic, no registry lock needed
+            runtime = ref() if ref is not None else None
+            if runtime is None:
+                return 404, _encode(error_envelope(
+                    404, "NOT_FOUND", f"execution {execution_id} not found (no running test owns it; "
+                    f"callback {callback_id} cannot be delivered)"))
+            status, body = answer_callback_request(
+                runtime, execution_id, callback_id, method, reader.read, lambda: headers_from_items(raw),
+                lambda: query_from_string(query_string), url_text(target), path)
+            return status, _encode(body)
+        except Exception as exc:  # never let a bug kill the server thread
+            self._record_error(method, path, execution_id, exc)
+            return 500, _encode(error_envelope(500, "INTERNAL", f"pytest-wfcallbacks server error: {exc!r}"))
+
+    def _record_error(self, method: str, path: str, execution_id: str | None, exc: Exception) -> None:
+        owner = self.runtime_for(execution_id) if execution_id is not None else None
+        with self._lock:
+            targets = [owner] if owner is not None else list(self._runtimes)
+        for runtime in targets:
+            runtime._server_errors.append(f"{method} {path}: {exc!r}")
 
     def _dispatch(self, request: Request) -> Response | _JSONAnswer:
         match = _CALLBACK_PATH.match(request.path)

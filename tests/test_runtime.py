@@ -228,3 +228,30 @@ def test_workflow_failed_summarizes_branch_errors(workflow_runtime) -> None:
     assert first_lines[1].strip() == "branch 0: bad 1"
     assert first_lines[2].strip() == "branch 1: bad 2"
     assert '"payload"' not in str(failure.value)  # JSON payloads are summarized, not dumped
+
+
+def test_send_on_await_sends_at_once_when_an_await_is_already_waiting(workflow_runtime) -> None:
+    execution = workflow_runtime.execute(EXAMPLES / "callback_timeout.yaml")
+    callback = execution.wait_for_callback()  # the workflow already waits
+    callback.send_on_await(json={"decision": "yes"})
+    assert execution.result() == {"decision": "yes"}
+    assert execution.duration == 0
+    assert callback.responses == [200]
+
+
+def test_unsent_send_on_await_is_reported(workflow_runtime) -> None:
+    execution = workflow_runtime.execute(EXAMPLES / "basic_callback.yaml")
+    callback = execution.wait_for_callback()
+    callback.send()
+    execution.result()
+    callback.send_on_await(json={"late": True})  # nothing will ever await again
+    with pytest.raises(WfCallbacksError, match="send_on_await that were never sent"):
+        workflow_runtime.check()
+    callback._endpoint.on_await.clear()  # keep the fixture's own teardown check quiet
+
+
+def test_send_after_timers_are_labelled_in_reports(workflow_runtime) -> None:
+    execution = workflow_runtime.execute(EXAMPLES / "callback_timeout.yaml")
+    callback = execution.wait_for_callback()
+    callback.send_after(20, json={})
+    assert f"send_after POST to callback {callback.id[:8]}" in workflow_runtime.render_state()

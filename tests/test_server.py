@@ -335,3 +335,127 @@ def test_own_server_and_closed_runtime() -> None:
         assert other_cb.send("late").status_code == 404
     with pytest.raises(httpx.ConnectError):
         httpx.post(url, json=1, trust_env=False)
+
+
+# ---------------------------------------------------------------- fast path and standard path agree
+def exchange_many(url: str, data: bytes, count: int) -> list[tuple[int, dict[str, str], bytes]]:
+    """Send raw bytes on one connection and read ``count`` responses from it."""
+    parts = urlsplit(url)
+    answers: list[tuple[int, dict[str, str], bytes]] = []
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(data)
+        buffer = b""
+        for _ in range(count):
+            while b"\r\n\r\n" not in buffer:
+                chunk = sock.recv(65536)
+                assert chunk, f"connection closed after {len(answers)} of {count} responses"
+                buffer += chunk
+            head, _, buffer = buffer.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+            length = int(headers.get("content-length", "0"))
+            while len(buffer) < length:
+                chunk = sock.recv(65536)
+                assert chunk
+                buffer += chunk
+            answers.append((int(lines[0].split()[1]), headers, buffer[:length]))
+            buffer = buffer[length:]
+    return answers
+
+
+@pytest.mark.parametrize(("count", "expected"), [(99, 200), (100, 431)])
+def test_header_count_limit_is_the_same_on_callback_and_other_paths(workflow_runtime: WorkflowRuntime, count: int,
+                                                                    expected: int) -> None:
+    execution, callback = start(workflow_runtime)
+    many = "".join(f"X-H{i}: {i}\r\n" for i in range(count - 1))
+    path = urlsplit(callback.url).path
+    status, _, _ = raw_exchange(callback.url, f"POST {path} HTTP/1.1\r\nHost: x\r\n{many}\r\n".encode())
+    assert status == expected
+    other, _, _ = raw_exchange(callback.url, f"POST /elsewhere HTTP/1.1\r\nHost: x\r\n{many}\r\n".encode())
+    assert other == (404 if expected == 200 else 431)
+    if expected == 200:
+        assert execution.result()["headers"]["X-H97"] == "97"
+    else:
+        still_serves(workflow_runtime, execution, callback)
+
+
+def test_folded_header_is_read_by_the_standard_parser(workflow_runtime: WorkflowRuntime) -> None:
+    execution, callback = start(workflow_runtime)
+    path = urlsplit(callback.url).path
+    data = (f"POST {path} HTTP/1.1\r\nHost: x\r\nX-Fold: first\r\n second\r\nContent-Type: text/plain\r\n"
+            "Content-Length: 2\r\n\r\nhi").encode()
+    status, _, body = raw_exchange(callback.url, data)
+    assert (status, body) == (200, b"{}")
+    request = execution.result()
+    assert request["headers"]["X-Fold"] == "first second"
+    assert request["body"] == "hi"
+
+
+def test_escaped_callback_path_gets_the_same_answer_as_the_plain_one(workflow_runtime: WorkflowRuntime) -> None:
+    execution, callback = start(workflow_runtime)
+    path = urlsplit(callback.url).path
+    escaped = path[:-1] + f"%{ord(path[-1]):02X}"  # the last character of the callback id, percent-encoded
+    data = f"POST {escaped}?a=1&a=2&b=&c=%41 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode()
+    status, _, _ = raw_exchange(callback.url, data)
+    assert status == 200
+    request = execution.result()
+    assert request["query"] == {"a": ["1", "2"], "b": [""], "c": ["A"]}
+    assert request["url"] == f"{escaped}?a=1&a=2&b=&c=%41"
+
+
+def test_query_and_url_on_the_plain_path(workflow_runtime: WorkflowRuntime) -> None:
+    execution, callback = start(workflow_runtime)
+    path = urlsplit(callback.url).path
+    data = f"POST {path}?a=1&a=2&b=&c=%41 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode()
+    assert raw_exchange(callback.url, data)[0] == 200
+    request = execution.result()
+    assert request["query"] == {"a": ["1", "2"], "b": [""], "c": ["A"]}
+    assert request["url"] == f"{path}?a=1&a=2&b=&c=%41"
+    assert request["body"] is None
+
+
+def test_http10_keep_alive_is_honoured(workflow_runtime: WorkflowRuntime) -> None:
+    execution, callback = start(workflow_runtime)
+    path = urlsplit(callback.url).path
+    one = (f"POST {path} HTTP/1.0\r\nConnection: keep-alive\r\nContent-Type: text/plain\r\n"
+           "Content-Length: 1\r\n\r\n")
+    first, second = exchange_many(callback.url, (one + "a" + one + "b").encode(), 2)
+    assert (first[0], first[1]["connection"]) == (200, "keep-alive")
+    assert second[0] == 200  # stored: the await already took "a"
+    assert execution.result()["body"] == "a"
+    assert [r.outcome for r in callback.requests] == ["delivered", "stored"]
+
+
+@pytest.mark.workflow_runtime(limits={"callback_body_bytes": 1000})
+def test_small_oversized_body_is_drained_and_the_connection_goes_on(workflow_runtime: WorkflowRuntime) -> None:
+    execution, callback = start(workflow_runtime)
+    path = urlsplit(callback.url).path
+    big = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1001\r\n\r\n" + "z" * 1001
+    good = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+    too_large, delivered = exchange_many(callback.url, (big + good).encode(), 2)
+    assert too_large[0] == 413
+    assert "connection" not in too_large[1]  # kept open: the 1001 bytes were drained
+    assert delivered[0] == 200
+    assert execution.result()["body"] == "ok"
+
+
+def test_body_shorter_than_its_content_length_is_400(workflow_runtime: WorkflowRuntime) -> None:
+    execution, callback = start(workflow_runtime)
+    path = urlsplit(callback.url).path
+    status, headers, body = raw_exchange(
+        callback.url, f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc".encode())
+    assert status == 400
+    assert headers["connection"] == "close"
+    assert "ended after 3 of the 10 bytes" in error_of(body)["message"]
+    still_serves(workflow_runtime, execution, callback)
+
+
+def test_head_request_is_answered_without_a_body(workflow_runtime: WorkflowRuntime) -> None:
+    execution, callback = start(workflow_runtime)
+    path = urlsplit(callback.url).path
+    ok = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+    head, post = exchange_many(callback.url, (f"HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\n" + ok).encode(), 2)
+    assert (head[0], head[2]) == (404, b"")  # the endpoint takes POST; no body follows a HEAD answer
+    assert (post[0], post[2]) == (200, b"{}")  # so the next answer on the connection is read intact
+    assert [r.outcome for r in callback.requests] == ["bad-method", "delivered"]
+    assert execution.result()["body"] is None
