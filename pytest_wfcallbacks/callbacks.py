@@ -156,7 +156,7 @@ def decode_body(body: bytes, content_type: str | None) -> Any:
         except UnicodeDecodeError:
             return body
         try:
-            return json_decode(text)
+            return json_decode(text, wide_ints_as_doubles=True)
         except Exception:
             return text  # invalid JSON: the raw text (DECISIONS.md #9)
     if media.startswith("text/"):
@@ -553,6 +553,24 @@ def answer_callback_request(runtime: WorkflowRuntime, execution_id: str, callbac
                 kernel.request_finished()
 
 
+def _wrong_segments(path: str, expected: str, project_number: str) -> str:
+    """'' when a callback request's path names the endpoint's resource, else what differs."""
+    if path == expected:
+        return ""
+    got, want = path.split("/"), expected.split("/")
+    if len(got) != len(want):
+        return f"the path {path!r} is not {expected!r}"
+    differences = []
+    for index, (actual, correct) in enumerate(zip(got, want, strict=True)):
+        if actual == correct:
+            continue
+        label = want[index - 1] if index else "path"
+        if label == "projects" and actual == project_number:
+            continue  # the project number names the same project
+        differences.append(f"{label} {actual!r} should be {correct!r}")
+    return "; ".join(differences)
+
+
 def _answer(runtime: WorkflowRuntime, execution_id: str, callback_id: str, method: str, body: RequestBody,
             decoded: Any, headers: dict[str, str], query: dict[str, list[str]], url: str,
             path: str) -> tuple[int, Any]:
@@ -571,6 +589,7 @@ def _answer(runtime: WorkflowRuntime, execution_id: str, callback_id: str, metho
         return 404, error_envelope(404, "NOT_FOUND", message)
     slot = endpoint.slot_state()
     where = f"callback {callback_id} of execution {execution_id}"
+    wrong = _wrong_segments(path, endpoint.path, runtime.settings.project_number)
 
     def answer(status: int, outcome: str, message: str = "") -> tuple[int, Any]:
         endpoint.responses.append(CallbackResponse(status, outcome, now, method, message))
@@ -578,6 +597,11 @@ def _answer(runtime: WorkflowRuntime, execution_id: str, callback_id: str, metho
                           status=status, outcome=outcome)
         return status, ({} if status == 200 else error_envelope(status, status_name(status), message))
 
+    if wrong:
+        # The service resolves the whole resource name: a URL a sender built with another
+        # project, location or workflow name is not this callback (DECISIONS.md #5).
+        return answer(404, "not-found", f"{where} is not at this URL: {wrong}; use the url returned by "
+                                        "events.create_callback_endpoint")
     if slot is SlotState.CLOSED:
         return answer(404, "not-found", f"{where} no longer accepts requests: the execution is "
                                         f"{execution.state.value} (slot CLOSED)")

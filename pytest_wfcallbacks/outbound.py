@@ -288,7 +288,7 @@ def decode_response_body(content: bytes, content_type: str | None) -> Any:
         except (UnicodeDecodeError, LookupError):
             return content
         try:
-            return json_decode(text)
+            return json_decode(text, wide_ints_as_doubles=True)
         except Exception:
             return text  # invalid JSON: the raw text, as for callback bodies (DECISIONS.md #9)
     if media.startswith("text/"):

@@ -43,6 +43,7 @@ headers, malformed request) are answered by the standard library's checks with
 from __future__ import annotations
 
 import email.utils
+import functools
 import io
 import json
 import queue
@@ -557,7 +558,10 @@ class WorkflowServer:
         self._server.workflow_server = self
         self.host = host
         self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, name="wfcallbacks-server", daemon=True)
+        # A short poll interval: shutdown() waits up to one interval, and every session and
+        # standalone runtime closes a server.
+        self._thread = threading.Thread(target=functools.partial(self._server.serve_forever, poll_interval=0.05),
+                                        name="wfcallbacks-server", daemon=True)
         self._thread.start()
         self._closed = False
         #: Extra request handlers tried, in order, for paths that are not callback URLs

@@ -194,16 +194,24 @@ def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def json_decode(text: str | bytes) -> Any:
+def _int_or_double(literal: str) -> int | float:
+    value = int(literal)
+    return value if INT_MIN <= value <= INT_MAX else float(literal)
+
+
+def json_decode(text: str | bytes, *, wide_ints_as_doubles: bool = False) -> Any:
     """Parse JSON into Workflows values.
 
     Invalid JSON, ``NaN``/``Infinity``, numbers beyond a double's range and
     integers outside the signed 64-bit range raise a ValueError Workflows error.
+    With ``wide_ints_as_doubles`` an integer beyond 64 bits becomes a double instead,
+    as the service's Go decoder does with the bodies of requests and responses.
     """
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
-        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_object_pairs)
+        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_object_pairs,
+                           parse_int=_int_or_double if wide_ints_as_doubles else None)
         _check_decoded(value)
     except (ValueError, UnicodeDecodeError) as exc:
         raise value_error(f"invalid JSON: {exc}") from None

@@ -499,3 +499,35 @@ def test_13_same_seed_same_ids(workflow_server: WorkflowServer) -> None:
 
     assert ids(7) == ids(7)
     assert ids(7) != ids(8)
+
+
+def test_a_url_with_another_project_location_or_workflow_is_not_found(workflow_runtime) -> None:
+    # DECISIONS.md #5: a sender that builds the URL itself with the wrong names gets 404, as in production.
+    execution = workflow_runtime.execute(
+        "- c:\n    call: events.create_callback_endpoint\n    result: cb\n"
+        "- w:\n    call: events.await_callback\n    args: {callback: ${cb}}\n    result: r\n"
+        "- d:\n    return: ${r.http_request.body}\n")
+    callback = execution.wait_for_callback()
+    for wrong in (callback.url.replace("/workflows/workflow/", "/workflows/other/"),
+                  callback.url.replace("/projects/test-project/", "/projects/other-project/"),
+                  callback.url.replace("/locations/us-central1/", "/locations/europe-west1/")):
+        response = httpx.post(wrong, json={"n": 1})
+        assert response.status_code == 404
+        assert "should be" in response.json()["error"]["message"]
+    number = callback.url.replace("/projects/test-project/", f"/projects/{workflow_runtime.settings.project_number}/")
+    assert httpx.post(number, json={"n": 2}).status_code == 200  # the project number names the same project
+    assert execution.result() == {"n": 2}
+    assert callback.responses == [404, 404, 404, 200]
+
+
+def test_json_integers_beyond_64_bits_arrive_as_doubles(workflow_runtime) -> None:
+    # Go's decoder (the service) reads such a number as a double; it is not "invalid JSON".
+    execution = workflow_runtime.execute(
+        "- c:\n    call: events.create_callback_endpoint\n    result: cb\n"
+        "- w:\n    call: events.await_callback\n    args: {callback: ${cb}}\n    result: r\n"
+        "- d:\n    return: ${r.http_request.body}\n")
+    callback = execution.wait_for_callback()
+    response = callback.send(b'{"id": 12345678901234567890, "small": 7}', headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert execution.result() == {"id": 1.2345678901234567e19, "small": 7}
+    assert type(execution.value["small"]) is int
