@@ -441,8 +441,8 @@ class Execution:
                     waiter.timer.cancel()
 
             deadline = runtime.clock.now_ns + seconds_to_ns(timeout)
-            th.block(f"await_callback on {endpoint.method} callback {endpoint.id} (times out at "
-                     f"{kernel.format_ns(deadline)})", cleanup)
+            th.block(lambda: f"await_callback on {endpoint.method} callback {endpoint.id} (times out at "
+                             f"{kernel.format_ns(deadline)})", cleanup)
             while endpoint.on_await:
                 pending = endpoint.on_await.popleft()
                 cb = Callback(endpoint)
@@ -633,6 +633,14 @@ class WorkflowRuntime:
                 seen.add(key)
                 outcomes.append(outcome)
         return outcomes
+
+    def run_until_idle(self) -> None:
+        """Run every execution of this runtime as far as it goes without moving the clock.
+
+        Executions created through the Executions API (by the service under test) run on the
+        test's thread: call this (or drive the execution) to let them make progress.
+        """
+        self._kernel.run_until_idle()
 
     def find_callback(self, url: str) -> Callback:
         """The callback endpoint with this URL, in any execution of this runtime (e.g. inside a mock)."""

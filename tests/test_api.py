@@ -321,3 +321,19 @@ def test_timestamps_and_durations():
     assert parse_timestamp("2026-01-01T01:00:00+01:00") == 1_767_225_600 * 10**9
     with pytest.raises(ValueError, match="RFC 3339"):
         parse_timestamp("yesterday")
+
+
+def test_api_created_executions_progress_when_the_test_runs_the_runtime(workflow_runtime) -> None:
+    import httpx as _httpx
+
+    workflow_runtime.deploy(
+        "- c:\n    call: events.create_callback_endpoint\n    result: cb\n"
+        "- w:\n    call: events.await_callback\n    args: {callback: ${cb}}\n", name="waits")
+    base = f"{workflow_runtime.base_url}/v1/projects/test-project/locations/us-central1/workflows/waits"
+    created = _httpx.post(f"{base}/executions", json={}).json()
+    callbacks_url = f"{workflow_runtime.base_url}/v1/{created['name']}/callbacks"
+    assert _httpx.get(callbacks_url).json().get("callbacks", []) == []  # nothing ran on the server thread
+    workflow_runtime.run_until_idle()
+    listed = _httpx.get(callbacks_url).json()["callbacks"]
+    assert len(listed) == 1
+    assert listed[0]["waiters"] == "1"

@@ -191,7 +191,9 @@ class WorkflowThread:
         self.aborted = False
         self.join: Join | None = None  # the parallel step this branch belongs to
         self.waiting_on: Join | None = None  # the parallel step this thread waits for
-        self.waiting: str = ""
+        #: What a blocked thread waits for, for reports: text, or a function making it (built only
+        #: when a report needs it, so blocking costs no string formatting).
+        self.waiting: str | Callable[[], str] = ""
         self.cleanup: Callable[[], None] | None = None
         self.implicit_string_concat = kernel.settings.implicit_string_concat
         self.preempt = kernel.settings.schedule == "random"
@@ -252,7 +254,7 @@ class WorkflowThread:
         with kernel.lock:
             self.execution._record(EventKind.SLEEP, self, seconds=seconds)
             timer = kernel.clock.call_at(deadline, wake_up, label=f"sleep ({self.describe()})")
-            self.block(f"sleep until {kernel.format_ns(deadline)}", timer.cancel)
+            self.block(lambda: f"sleep until {kernel.format_ns(deadline)}", timer.cancel)
         yield BLOCK
         self.take_resume()
 
@@ -276,7 +278,11 @@ class WorkflowThread:
         return sending
 
     # ------------------------------------------------------------------ blocking
-    def block(self, waiting: str, cleanup: Callable[[], None] | None = None) -> None:
+    def waiting_text(self) -> str:
+        """What the thread waits for ('' when it does not wait)."""
+        return self.waiting() if callable(self.waiting) else self.waiting
+
+    def block(self, waiting: str | Callable[[], str], cleanup: Callable[[], None] | None = None) -> None:
         """Mark the thread blocked (call under the kernel lock, then yield BLOCK)."""
         self.state = ThreadState.BLOCKED
         self.waiting = waiting
