@@ -104,7 +104,8 @@ def render_execution_state(execution: Execution) -> str:
 
     threads = [t for t in runtime._kernel.threads if t.execution is execution and t.state is not ThreadState.DONE]
     if threads:
-        rows = [[t.describe(), t.routine, t.step_name() or "-", t.state.value, t.waiting_text() or "-"] for t in threads]
+        rows = [[t.describe(), t.routine, t.step_name() or "-", t.state.value, t.waiting_text() or "-"]
+                for t in threads]
         lines.extend("  " + row for row in _table(["thread", "routine", "step", "state", "waiting for"], rows))
     return "\n".join(lines)
 
