@@ -104,7 +104,8 @@ def test_already_failing(workflow_runtime):
     workflow_runtime.run(SOURCE)
     assert False, "the test's own failure"
 ''')
-    result = pytester.runpytest()
+    # -rN: no short summary (with CI set, pytest prints whole messages there, a second copy)
+    result = pytester.runpytest("-rN")
     # one error: at the teardown of the passing test only (not when off, not after a failure)
     result.assert_outcomes(passed=2, failed=1, errors=1)
     result.stdout.fnmatch_lines([
@@ -180,7 +181,7 @@ def test_wrong_slot(workflow_runtime):
     callback = execution.wait_for_callback()
     assert_slot_state(callback, "FILLED")
 ''')
-    result = pytester.runpytest()
+    result = pytester.runpytest("-rN")  # no short summary: CI=true makes it repeat whole messages
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*slot state is WAITING, expected FILLED*"])
     assert "workflow runtime state" not in result.stdout.str()
