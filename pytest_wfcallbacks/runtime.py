@@ -46,7 +46,7 @@ from .outbound import OutboundHttp
 from .settings import SETTING_NAMES, Settings, make_settings
 from .source import load_source, looks_like_path
 from .stdlib import load_all
-from .values import copy_value, from_python, json_encode, value_size
+from .values import copy_value, from_python, json_decode, json_encode, value_size
 
 
 class ExecutionState(str, enum.Enum):
@@ -127,14 +127,15 @@ class Workflow:
 class Execution:
     """One execution of a workflow, driven by the test."""
 
-    def __init__(self, runtime: WorkflowRuntime, workflow: Workflow, execution_id: str, argument: Any) -> None:
+    def __init__(self, runtime: WorkflowRuntime, workflow: Workflow, execution_id: str,
+                 argument_json: str | None) -> None:
         self._runtime = runtime
         self.workflow = workflow
         self.id = execution_id
         settings = runtime.settings
         self.name = (f"projects/{settings.project}/locations/{settings.location}/workflows/{workflow.name}"
                      f"/executions/{execution_id}")
-        self.argument = argument
+        self._argument_json = argument_json
         self.state = ExecutionState.ACTIVE
         self.error: Any = None
         self.value: Any = None
@@ -170,6 +171,11 @@ class Execution:
             label=f"execution {execution_id} duration limit")
 
     # ------------------------------------------------------------------ facts
+    @property
+    def argument(self) -> Any:
+        """The execution argument (a fresh copy on each read; None when there was none)."""
+        return None if self._argument_json is None else json_decode(self._argument_json)
+
     @property
     def logs(self) -> list[LogEntry]:
         """``sys.log`` entries, in order."""
@@ -558,15 +564,16 @@ class WorkflowRuntime:
         """
         self._check_open()
         workflow = self._workflow(workflow_or_source)
-        value = self._checked_argument(argument)
+        value, text = self._checked_argument(argument)
         with self._kernel.lock:
-            execution = Execution(self, workflow, self._new_execution_id(), value)
+            execution = Execution(self, workflow, self._new_execution_id(), text)
             self.executions.append(execution)
             self._executions_by_id[execution.id] = execution
-            # `value` is a fresh copy made by from_python: the history and `execution.argument`
-            # share it (read-only); the workflow gets its own copy.
-            execution._record(EventKind.EXECUTION_STARTED, None, argument=value)
-            self._kernel.start(execution._main, execution._engine.run_main(execution._main, copy_value(value)))
+            # `value` is a fresh copy made by from_python, so the workflow may own it; the
+            # execution and its history keep the argument as JSON text.
+            execution._record(EventKind.EXECUTION_STARTED, None, argument_json=text)
+            size = len(text) if text is not None else 0
+            self._kernel.start(execution._main, execution._engine.run_main(execution._main, value, size))
             self._kernel.changed.notify_all()
         return execution
 
@@ -576,17 +583,20 @@ class WorkflowRuntime:
         self._kernel.run_until_idle()
         return execution
 
-    def _checked_argument(self, argument: Any) -> Any:
+    def _checked_argument(self, argument: Any) -> tuple[Any, str | None]:
+        """The argument as a fresh Workflows value and as JSON text (None for no argument)."""
         try:
             value = from_python(argument, where="execution argument")
         except ValueError as exc:
             raise WfCallbacksError(str(exc)) from None
-        if value is not None:
-            size = len(json_encode(value).encode("utf-8"))
-            if size > self.settings.limits.argument_bytes:
-                raise WfCallbacksError(
-                    f"execution argument is {size} bytes; the limit is {self.settings.limits.argument_bytes}")
-        return value
+        if value is None:
+            return None, None
+        text = json_encode(value)
+        size = len(text.encode("utf-8"))
+        if size > self.settings.limits.argument_bytes:
+            raise WfCallbacksError(
+                f"execution argument is {size} bytes; the limit is {self.settings.limits.argument_bytes}")
+        return value, text
 
     def run(self, workflow_or_source: Any, argument: Any = None) -> Execution:
         """Start an execution and drive it to the end (`Execution.wait`)."""

@@ -77,14 +77,18 @@ class Engine:
         }
 
     # ------------------------------------------------------------------ routines
-    def run_main(self, th: WorkflowThread, argument: Any) -> Gen:
-        """The body of an execution's main thread; returns the result value."""
+    def run_main(self, th: WorkflowThread, argument: Any, argument_size: int = 0) -> Gen:
+        """The body of an execution's main thread; returns the result value.
+
+        ``argument_size`` (the argument's JSON length, known from the size check) is what the
+        argument counts against the memory limit, so it is not measured twice.
+        """
         main = self.definition.main
         variables: dict[str, Any] = {}
+        th.scope = Scope(variables)
         if main.params:
             variables[main.params[0].name] = argument
-        th.scope = Scope(variables)
-        self.meter.charge_all(th.scope)
+            self.meter.charge_size(th.scope, main.params[0].name, argument_size)
         th.routine = "main"
         control = yield from self.run_block(main.body, th)
         if isinstance(control, Return):
@@ -203,7 +207,7 @@ class Engine:
                 self.check_string(value, target.text)
             if not target.path:
                 owner = th.scope.assign(target.root, value)
-                if kind is list or kind is dict or kind is str or owner.sizes:
+                if kind is list or kind is dict or kind is str or target.root in owner.sizes:
                     self.meter.charge(owner, target.root, value)
             else:
                 self.assign_path(target.root, target.path, value, th)
@@ -281,10 +285,12 @@ class Engine:
                                                                          None if step.args is None
                                                                          else step.args.evaluate(th))
         if step.result is not None:
-            if type(result) is str:
+            kind = type(result)
+            if kind is str:
                 self.check_string(result, step.result)
             owner = th.scope.assign(step.result, result)
-            self.meter.charge(owner, step.result, result)
+            if kind is list or kind is dict or kind is str or step.result in owner.sizes:
+                self.meter.charge(owner, step.result, result)
         return None
 
     def run_switch(self, step: SwitchStep, th: WorkflowThread) -> Gen:

@@ -145,6 +145,16 @@ class MemoryMeter:
                 f"{self.limit}-byte memory limit (limit `memory_bytes`); set large values to null when done",
             )
 
+    def charge_size(self, scope: Scope, name: str, size: int) -> None:
+        """Account for a variable whose size is already known."""
+        old = scope.sizes.pop(name, 0)
+        if size:
+            scope.sizes[name] = size
+        self.used += size - old
+        if size > old and self.used > self.limit:
+            raise wf_error("ResourceLimitError", f"variables use about {self.used} bytes after storing {name}, "
+                           f"more than the {self.limit}-byte memory limit (limit `memory_bytes`)")
+
     def charge_all(self, scope: Scope) -> None:
         """Account for every variable a new scope starts with."""
         for name, value in scope.vars.items():
