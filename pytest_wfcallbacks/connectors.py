@@ -594,31 +594,11 @@ def _execution_error(child: Execution, workflow_id: str) -> dict[str, Any]:
     }
 
 
-def _watch(child: Execution, on_end: Callable[[], None]) -> None:
-    """Call ``on_end()`` when the child's main thread stops (returns, raises or is closed).
-
-    The wrapper runs just before the runtime settles the execution's state, in the
-    same interpreter turn; whoever ``on_end`` wakes runs after, and sees the final state.
-    """
-    thread = child._main
-    inner = thread.gen
-    assert inner is not None
-
-    def watched() -> Generator[Any, Any, Any]:
-        try:
-            return (yield from inner)
-        finally:
-            on_end()
-
-    thread.gen = watched()
-
-
 def _wait_for(th: WorkflowThread, children: list[Execution], timeout: int, name: str) -> Generator[Any, Any, None]:
     """Block ``th`` until every child has ended, or raise ``TimeoutError`` after ``timeout`` virtual seconds.
 
-    A child that ends before its first step ran (cancelled right away) closes no
-    generator we wrapped, so the timeout timer also accepts children that have
-    all ended instead of raising.
+    Each child calls back when the runtime has settled its final state (whatever ended
+    it: its last step, an error, a cancel before its first step), and the last one wakes ``th``.
     """
     if not children:
         return
@@ -641,9 +621,6 @@ def _wait_for(th: WorkflowThread, children: list[Execution], timeout: int, name:
         if not waiting[0]:
             return
         waiting[0] = False
-        if all(str(child.state) != "ACTIVE" for child in children):
-            kernel.wake(th)
-            return
         kernel.wake(th, None, wf_error(
             "TimeoutError", f"{name}: the child execution(s) {', '.join(sorted(pending))} did not end within "
                             f"the connector timeout of {timeout} seconds (connector_params.timeout)"))
@@ -655,11 +632,12 @@ def _wait_for(th: WorkflowThread, children: list[Execution], timeout: int, name:
     with kernel.lock:
         deadline = clock.now_ns + seconds_to_ns(timeout)
         timer = clock.call_at(deadline, on_timeout, label=f"{name} timeout ({th.describe()})")
-        for child in children:
-            _watch(child, ended(child.id))
         ids = ", ".join(child.id for child in children)
+        # Blocked before the hooks are set: a child that has already ended wakes us at once.
         th.block(f"{name}: waiting for child execution(s) {ids} (times out at {kernel.format_ns(deadline)})",
                  cleanup)
+        for child in children:
+            child._when_ended(ended(child.id))
     try:
         yield BLOCK
         th.take_resume()

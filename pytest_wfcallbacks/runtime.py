@@ -150,6 +150,7 @@ class Execution:
         self._start_ns = runtime.clock.now_ns
         self._end_ns: int | None = None
         self._await_seq = 0
+        self._on_end: list[Callable[[], None]] = []
         self._env = {
             "GOOGLE_CLOUD_PROJECT_ID": settings.project,
             "GOOGLE_CLOUD_PROJECT_NUMBER": settings.project_number,
@@ -237,6 +238,14 @@ class Execution:
 
     def _is_active(self) -> bool:
         return self.state is ExecutionState.ACTIVE
+
+    def _when_ended(self, hook: Callable[[], None]) -> None:
+        """Call ``hook()`` (under the kernel lock) once the execution has its final state; now if it has."""
+        with self._runtime._kernel.lock:
+            if self._is_active():
+                self._on_end.append(hook)
+                return
+        hook()
 
     # ------------------------------------------------------------------ driving
     def _threads(self) -> list[WorkflowThread]:
@@ -806,6 +815,9 @@ class WorkflowRuntime:
             if error is not None:
                 details["error"] = copy_value(error.value)
             execution._record(EventKind.EXECUTION_ENDED, None, **details)
+            hooks, execution._on_end = execution._on_end, []
+            for hook in hooks:
+                hook()
             self._kernel.changed.notify_all()
 
     def _cancel(self, execution: Execution) -> None:
