@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 from .clock import ns_to_datetime, seconds_to_ns
 from .definition import CONNECTOR_PREFIXES
 from .errors import WfCallbacksError, WorkflowError, type_error, value_error, wf_error
+from .history import EventKind
 from .interpreter.threads import BLOCK
 from .values import copy_value, from_python, json_encode, type_name
 
@@ -426,6 +427,8 @@ class ConnectorRegistry:
         call = ConnectorCall(name, args, params, th.execution, th.step_name(), th.branch_id,
                              self._runtime.clock.now_ns, children[0] if len(children) == 1 else None, children)
         self.calls.append(call)
+        th.execution._record(EventKind.CONNECTOR_CALL, th, connector=name,
+                             children=[child.id for child in children])
         return call
 
     def _answer(self, fake: ConnectorFake, call: ConnectorCall) -> Any:

@@ -31,6 +31,7 @@ class EventKind(str, enum.Enum):
     RETRY = "retry"
     LOG = "log"
     HTTP_REQUEST = "http request"
+    CONNECTOR_CALL = "connector call"
     EXECUTION_ENDED = "execution ended"
 
     def __str__(self) -> str:

@@ -732,3 +732,14 @@ def test_use_fakes_of_shares_another_registrys_fakes(workflow_runtime: WorkflowR
         assert probe.run(call_flow("googleapis.x.v1.get", {})).result() == "shared"
     assert fake.call_count == 1
     assert workflow_runtime.connectors.calls == []  # calls are recorded on the runtime that made them
+
+
+def test_connector_calls_appear_in_the_history(workflow_runtime: WorkflowRuntime) -> None:
+    from pytest_wfcallbacks import EventKind
+
+    workflow_runtime.connectors.fake("googleapis.pubsub.v1.projects.topics.publish", returns={"messageIds": ["1"]})
+    execution = workflow_runtime.run(
+        "- p:\n    call: googleapis.pubsub.v1.projects.topics.publish\n"
+        "    args: {topic: projects/p/topics/t, body: {messages: []}}\n    result: r\n")
+    calls = [e for e in execution.history if e.kind is EventKind.CONNECTOR_CALL]
+    assert [(e.step, e.connector) for e in calls] == [("p", "googleapis.pubsub.v1.projects.topics.publish")]
