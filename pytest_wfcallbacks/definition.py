@@ -809,6 +809,8 @@ class _Builder:
             target = self.assign_target(str(target_text), item_loc, scope)
             if not target.path:
                 self.note_write(target.root, scope, item_loc)
+            else:
+                self.note_path_write(target.root, scope, item_loc)
             items.append((target, value_tpl))
         return tuple(items)
 
@@ -846,6 +848,16 @@ class _Builder:
                 return
             current = current.parent
         scope.names.add(name)
+
+    def note_path_write(self, name: str, scope: _ScopeInfo, where: Location) -> None:
+        """``m.k: v`` / ``l[0]: v`` changes ``m`` / ``l`` in place: a parent's variable needs ``shared`` too."""
+        current: _ScopeInfo | None = scope
+        while current is not None:
+            if name in current.names:
+                if current is not scope:
+                    self.check_shared_write(name, scope, current, where)
+                return
+            current = current.parent
 
     def check_shared_write(self, name: str, scope: _ScopeInfo, owner: _ScopeInfo, where: Location) -> None:
         current: _ScopeInfo | None = scope

@@ -1140,3 +1140,30 @@ def test_a_step_key_beside_the_step_name_says_to_indent_it(workflow_runtime) -> 
         workflow_runtime.deploy(source)
     assert "indent it under 'create'" in info.value.message
     assert (info.value.line, info.value.column) == (3, 3)
+
+
+@pytest.mark.parametrize("target", ["m.k", "m[v]", "l[0]"])
+def test_a_branch_writing_into_a_parent_variable_needs_shared(workflow_runtime, target: str) -> None:
+    # LANGUAGE.md §2.5: writing a parent variable not listed in `shared` is a deploy error,
+    # also when the write changes only part of it.
+    source = f"""
+- a:
+    assign:
+      - m: {{}}
+      - l: [0]
+- p:
+    parallel:
+      for:
+        value: v
+        in: ["a", "b"]
+        steps:
+          - x:
+              assign:
+                - {target}: 1
+"""
+    with pytest.raises(WorkflowSyntaxError) as info:
+        workflow_runtime.deploy(source)
+    assert "shared" in info.value.message
+    assert info.value.line == 14  # the `- target: 1` item
+    shared = source.replace("      for:", f"      shared: [{target[0]}]\n      for:")
+    assert workflow_runtime.run(shared).state == "SUCCEEDED"

@@ -211,8 +211,9 @@ class Engine:
                     self.meter.charge(owner, target.root, value)
             else:
                 self.assign_path(target.root, target.path, value, th)
-                owner = th.scope.owner(target.root)
-                self.meter.charge(owner, target.root, owner.vars[target.root])
+                holder = th.scope.holder(target.root)
+                if holder is not None:  # assign_path found the root, so it is there
+                    self.meter.charge(holder, target.root, holder.vars[target.root])
 
     def check_string(self, value: str, name: str) -> None:
         """ResourceLimitError when a string stored in a variable breaks the string limit (#23)."""

@@ -94,6 +94,15 @@ class Scope:
             scope = scope.parent
         return self
 
+    def holder(self, name: str) -> Scope | None:
+        """The scope whose variables hold ``name`` (reads see through branch boundaries), or None."""
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.vars:
+                return scope
+            scope = scope.parent
+        return None
+
     def assign(self, name: str, value: Any) -> Scope:
         """Write a variable; returns the scope that holds it."""
         variables = self.vars
