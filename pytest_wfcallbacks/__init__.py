@@ -6,16 +6,54 @@ HTTP on loopback and answering callback requests like the service (200 / 429 / 4
 
 from __future__ import annotations
 
-from .assertions import assert_branch_order, assert_callback_response, assert_slot_state
-from .callbacks import Callback, CallbackResponse, SlotState
+from .assertions import (
+    assert_branch_order,
+    assert_callback_response,
+    assert_slot_state,
+)
+from .callbacks import (
+    Callback,
+    CallbackResponse,
+    SlotState,
+)
 from .clock import VirtualClock
-from .connectors import ConnectorCall, ConnectorError, ConnectorFake, ConnectorRegistry
-from .errors import DeadlockError, ExecutionCancelled, Location, WfCallbacksError, WorkflowFailed, WorkflowSyntaxError
-from .history import EventKind, HistoryEvent
-from .outbound import FAKE_TOKEN, delayed, respond_after
-from .runtime import Execution, ExecutionFinished, ExecutionState, LogEntry, Outcome, Workflow, WorkflowRuntime
+from .connectors import (
+    ConnectorCall,
+    ConnectorError,
+    ConnectorFake,
+    ConnectorRegistry,
+)
+from .errors import (
+    DeadlockError,
+    ExecutionCancelled,
+    Location,
+    WfCallbacksError,
+    WorkflowFailed,
+    WorkflowSyntaxError,
+)
+from .history import (
+    EventKind,
+    HistoryEvent,
+)
+from .outbound import (
+    FAKE_TOKEN,
+    delayed,
+    respond_after,
+)
+from .runtime import (
+    Execution,
+    ExecutionFinished,
+    ExecutionState,
+    LogEntry,
+    Outcome,
+    Workflow,
+    WorkflowRuntime,
+)
 from .server import WorkflowServer
-from .settings import Limits, Settings
+from .settings import (
+    Limits,
+    Settings,
+)
 
 __version__ = "0.1.0"
 

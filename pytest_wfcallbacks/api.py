@@ -30,8 +30,7 @@ import json
 import re
 import threading
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -166,7 +165,6 @@ class _ApiState:
     workflows: dict[str, _WorkflowMeta] = field(default_factory=dict)
     revisions: weakref.WeakKeyDictionary[Workflow, str] = field(default_factory=weakref.WeakKeyDictionary)
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)
-    guard: threading.RLock = field(default_factory=threading.RLock)
 
 
 _STATES_BY_RUNTIME: weakref.WeakKeyDictionary[WorkflowRuntime, _ApiState] = weakref.WeakKeyDictionary()
@@ -189,17 +187,6 @@ def attach(runtime: WorkflowRuntime) -> None:
     with _REGISTRY_LOCK:
         if runtime not in _SEEN:
             _SEEN[runtime] = next(_SEQ)
-
-
-@contextmanager
-def driving(runtime: WorkflowRuntime) -> Iterator[None]:
-    """Hold while running a runtime's interpreter from a driver loop (the command line's).
-
-    API calls that end an execution (``:cancel``) take the same guard, so they never
-    close a thread's generator while the driver is running it.
-    """
-    with _state(runtime).guard:
-        yield
 
 
 def live_runtimes(server: WorkflowServer) -> list[WorkflowRuntime]:
@@ -706,7 +693,7 @@ def _execution_resource(server: WorkflowServer, request: Request, project: str, 
         if request.method != "POST":
             raise _method_not_allowed(request, "POST")
         runtime = execution._runtime
-        with driving(runtime), runtime._kernel.lock:
+        with runtime._kernel.lock:
             if not execution._is_active():
                 raise ApiError(400, "FAILED_PRECONDITION",
                                f"execution {execution.name} is {execution.state.value}; only an ACTIVE execution "
@@ -832,7 +819,6 @@ __all__ = [
     "ApiError",
     "attach",
     "callback_json",
-    "driving",
     "execution_json",
     "format_duration",
     "format_timestamp",

@@ -178,6 +178,12 @@ class Callback:
     def __init__(self, endpoint: Endpoint) -> None:
         self._endpoint = endpoint
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Callback) and other._endpoint is self._endpoint
+
+    def __hash__(self) -> int:
+        return id(self._endpoint)
+
     # ------------------------------------------------------------------ facts
     @property
     def url(self) -> str:
@@ -191,7 +197,7 @@ class Callback:
 
     @property
     def name(self) -> str:
-        """The resource name ``projects/…/executions/<id>/callbacks/<callback-id>``."""
+        """The resource name ``projects/…/executions/<id>/callback/<callback-id>`` (singular, as the API names it)."""
         return self._endpoint.name
 
     @property

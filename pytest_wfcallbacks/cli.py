@@ -119,21 +119,20 @@ class Driver:
         runtime = self.runtime
         kernel = runtime._kernel
         clock = runtime.clock
-        with api.driving(runtime):
-            kernel.run_until_idle()
-            target = self._base_ns + (time.monotonic_ns() - self._mono0)
-            if self.mode == "virtual":
-                with kernel.lock:
-                    idle = not kernel.runnable and not kernel.inflight and not self._awaiting()
-                    deadline = clock.next_deadline()
-                if idle and deadline is not None and deadline > target:
-                    self._base_ns += deadline - target  # skip the wait: nothing but a timer can move
-                    target = deadline
-            when = ns_to_datetime(target)
-            if datetime_to_ns(when) > clock.now_ns:
-                with clock.auto_advance_disabled():
-                    clock.advance_to(when)
-            kernel.run_until_idle()
+        kernel.run_until_idle()
+        target = self._base_ns + (time.monotonic_ns() - self._mono0)
+        if self.mode == "virtual":
+            with kernel.lock:
+                idle = not kernel.runnable and not kernel.inflight and not self._awaiting()
+                deadline = clock.next_deadline()
+            if idle and deadline is not None and deadline > target:
+                self._base_ns += deadline - target  # skip the wait: nothing but a timer can move
+                target = deadline
+        when = ns_to_datetime(target)
+        if datetime_to_ns(when) > clock.now_ns:
+            with clock.auto_advance_disabled():
+                clock.advance_to(when)
+        kernel.run_until_idle()
         self._report()
 
     def run_until(self, done: Callable[[], bool]) -> None:
@@ -223,8 +222,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         driver.say(f"wfcallbacks: running {workflow.name} from {args.file} ({args.time} time), "
                    f"serving {runtime.base_url}")
         try:
-            with api.driving(runtime):
-                execution = runtime.execute(workflow, argument)
+            execution = runtime.execute(workflow, argument)
         except WfCallbacksError as exc:
             err.write(f"wfcallbacks run: {exc}\n")
             return EXIT_DEPLOY

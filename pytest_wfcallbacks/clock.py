@@ -60,6 +60,8 @@ class Timer:
     action: Callable[[], Any] = field(compare=False)
     user: bool = field(default=False, compare=False)
     label: str = field(default="", compare=False)
+    #: A limit that only matters if nothing else ever happens (an execution's duration limit).
+    watchdog: bool = field(default=False, compare=False)
     cancelled: bool = field(default=False, compare=False)
 
     def cancel(self) -> None:
@@ -157,9 +159,10 @@ class VirtualClock:
             self._auto_disabled -= 1
 
     # ------------------------------------------------------------------ timers
-    def call_at(self, deadline_ns: int, action: Callable[[], Any], *, user: bool = False, label: str = "") -> Timer:
+    def call_at(self, deadline_ns: int, action: Callable[[], Any], *, user: bool = False, label: str = "",
+                watchdog: bool = False) -> Timer:
         """Set a timer; a deadline in the past fires at the next opportunity (now)."""
-        timer = Timer(max(deadline_ns, self._now_ns), next(self._seq), action, user, label)
+        timer = Timer(max(deadline_ns, self._now_ns), next(self._seq), action, user, label, watchdog=watchdog)
         heapq.heappush(self._timers, timer)
         return timer
 
@@ -191,6 +194,11 @@ class VirtualClock:
         timers.remove(chosen)
         heapq.heapify(timers)
         return chosen
+
+    def only_watchdogs_pending(self) -> bool:
+        """True when every live timer is a watchdog (and there is at least one)."""
+        live = [t for t in self._timers if not t.cancelled]
+        return bool(live) and all(t.watchdog for t in live)
 
     def pending(self) -> list[Timer]:
         """Live timers in firing order."""

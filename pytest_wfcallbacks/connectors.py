@@ -310,6 +310,11 @@ class ConnectorRegistry:
         prefix = name[:-1] if name.endswith("*") else None
         return [c for c in self.calls if (c.name.startswith(prefix) if prefix is not None else c.name == name)]
 
+    def absorb_problems(self, other: ConnectorRegistry) -> None:
+        """Keep ``other``'s unfaked calls and fake errors here (a probe runtime's, for `check`)."""
+        self._problems.unfaked.extend(other._problems.unfaked)
+        self._problems.fake_errors.extend(other._problems.fake_errors)
+
     def problems(self) -> list[str]:
         """Lines for `WorkflowRuntime.check`: unfaked calls grouped by name, fakes that failed."""
         lines: list[str] = []

@@ -1011,6 +1011,8 @@ class _Builder:
     ) -> ParallelStep:
         raw = body["parallel"]
         where = self.loc(body, "parallel", path)
+        # Branches wait for each other: a routine with a parallel step blocks, like a blocking call.
+        self.routine_blocks[self.routine] = True
         if not isinstance(raw, dict):
             raise self.fail("`parallel` must be a map with `branches` or `for`", where)
         allowed = {"branches", "for", "shared", "concurrency_limit", "exception_policy"}
@@ -1108,6 +1110,8 @@ class _Builder:
         else:
             raise self.fail("`try` takes a step body (e.g. call + args) or `steps: [...]`", where)
         retry = self.retry_spec(body["retry"], body, path, scope) if "retry" in body else None
+        if retry is not None:
+            self.routine_blocks[self.routine] = True  # retries sleep their backoff: blocking
         except_as = None
         except_body = None
         if "except" in body:
@@ -1294,7 +1298,8 @@ class _Builder:
         for name, where in self.expr_calls:
             if self.routine_blocks.get(name):
                 raise self.fail(
-                    f"subworkflow {name!r} makes blocking calls (http, sys.sleep, sys.log, events...) and cannot be "
+                    f"subworkflow {name!r} blocks (http, sys.sleep, sys.log, events..., a parallel step or a retry "
+                    "backoff) and cannot be "
                     "called inside an expression; call it from a call step",
                     where,
                 )

@@ -151,6 +151,10 @@ class OutboundHttp:
         self.mock_errors: list[str] = []
         self._client = httpx.Client(transport=_RouterTransport(self), follow_redirects=True, trust_env=False)
 
+    def close(self) -> None:
+        """Close the client the workflows' requests go through."""
+        self._client.close()
+
     @property
     def unmocked(self) -> list[str]:
         """The unmocked requests grouped by method and URL, one line each (for the teardown report)."""

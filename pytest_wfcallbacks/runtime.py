@@ -11,7 +11,6 @@ methods of `Execution`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import functools
 import os
@@ -169,7 +168,7 @@ class Execution:
         self._deadline_timer = runtime.clock.call_at(
             # +1 ns: an execution may last exactly the limit (a one-year sleep finishes).
             self._start_ns + seconds_to_ns(settings.limits.execution_seconds) + 1, self._on_duration_limit,
-            label=f"execution {execution_id} duration limit")
+            label=f"execution {execution_id} duration limit", watchdog=True)
 
     # ------------------------------------------------------------------ facts
     @property
@@ -298,14 +297,24 @@ class Execution:
     def wait_until_awaiting(self, callback: Callback | None = None) -> Execution:
         """Drive until a thread waits in ``events.await_callback`` (on ``callback`` when given)."""
         __tracebackhide__ = True  # failures point at the test, not at the driver
+        awaiting = self._awaiting(callback)
+        self._drive(awaiting, f"waiting for execution {self.id} to await a callback")
+        return self._check_awaiting(callback)
+
+    def _awaiting(self, callback: Callback | None) -> Callable[[], bool]:
+        """The drive's stop condition: an await waits (on ``callback``), or the execution ended."""
         endpoints = [callback._endpoint] if callback is not None else None
 
         def awaiting() -> bool:
             candidates = endpoints if endpoints is not None else list(self._endpoints.values())
             return any(ep.waiters for ep in candidates) or not self._is_active()
 
-        self._drive(awaiting, f"waiting for execution {self.id} to await a callback")
-        if not any(ep.waiters for ep in (endpoints or list(self._endpoints.values()))):
+        return awaiting
+
+    def _check_awaiting(self, callback: Callback | None) -> Execution:
+        __tracebackhide__ = True
+        candidates = [callback._endpoint] if callback is not None else list(self._endpoints.values())
+        if not any(ep.waiters for ep in candidates):
             if self.state is ExecutionState.FAILED:
                 raise WorkflowFailed(self, self.error, self._runtime.failure_report(self))
             raise ExecutionFinished(
@@ -382,14 +391,8 @@ class Execution:
 
     async def wait_until_awaiting_async(self, callback: Callback | None = None) -> Execution:
         """`wait_until_awaiting` that lets the event loop run."""
-        endpoints = [callback._endpoint] if callback is not None else None
-
-        def awaiting() -> bool:
-            candidates = endpoints if endpoints is not None else list(self._endpoints.values())
-            return any(ep.waiters for ep in candidates) or not self._is_active()
-
-        await self._drive_async(awaiting, f"waiting for execution {self.id} to await a callback")
-        return self
+        await self._drive_async(self._awaiting(callback), f"waiting for execution {self.id} to await a callback")
+        return self._check_awaiting(callback)
 
     # ------------------------------------------------------------------ interpreter hooks
     def _record(self, kind: EventKind, th: WorkflowThread | None, **details: Any) -> None:
@@ -510,6 +513,7 @@ class WorkflowRuntime:
         self._executions_by_id: dict[str, Execution] = {}
         self._workflows: dict[str, Workflow] = {}
         self._server_errors: list[str] = []
+        self._probe_internal_errors: list[BaseException] = []
         self._http = OutboundHttp(self)
         self.connectors = ConnectorRegistry(self)  # fakes for `googleapis.*` calls; see connectors.py
         self._client: httpx.Client | None = None
@@ -647,6 +651,7 @@ class WorkflowRuntime:
                 execution = probe.execute(probe._workflows[workflow.name], argument)
                 execution.wait()
                 outcome = Outcome(execution.state, execution.value, execution.error, seed)
+                self._absorb_problems(probe)
             key = json_encode([outcome.state.value, _plain(outcome.value), _plain(outcome.error)])
             if key not in seen:
                 seen.add(key)
@@ -660,6 +665,15 @@ class WorkflowRuntime:
         test's thread: call this (or drive the execution) to let them make progress.
         """
         self._kernel.run_until_idle()
+
+    def _absorb_problems(self, probe: WorkflowRuntime) -> None:
+        """Keep what `check` would report about a probe runtime (explore) on this one."""
+        self._server_errors.extend(probe._server_errors)
+        self._http.unmocked_calls.extend(probe._http.unmocked_calls)
+        self._http.mock_errors.extend(probe._http.mock_errors)
+        self.connectors.absorb_problems(probe.connectors)
+        for execution in probe.executions:
+            self._probe_internal_errors.extend(execution._internal_errors)
 
     def find_callback(self, url: str) -> Callback:
         """The callback endpoint with this URL, in any execution of this runtime (e.g. inside a mock)."""
@@ -689,7 +703,7 @@ class WorkflowRuntime:
             problems.append("mocks that raised (fix the side effect on workflow_runtime.http):")
             problems.extend(f"  - {item}" for item in self._http.mock_errors)
         problems.extend(self.connectors.problems())
-        internal = [e for ex in self.executions for e in ex._internal_errors]
+        internal = [e for ex in self.executions for e in ex._internal_errors] + self._probe_internal_errors
         if internal:
             problems.append("internal interpreter errors (please report them):")
             problems.extend(f"  - {item!r}" for item in internal)
@@ -708,6 +722,7 @@ class WorkflowRuntime:
         self._server.unregister_runtime(self)
         if self._client is not None:
             self._client.close()
+        self._http.close()
         if self._own_server:
             self._server.close()
 
@@ -794,18 +809,7 @@ class WorkflowRuntime:
             execution._end_ns = self.clock.now_ns
             execution._deadline_timer.cancel()
             # Stop every other thread of the execution; endpoints close (404 from now on).
-            for thread in self._kernel.threads:
-                if thread.execution is execution and thread.state is not ThreadState.DONE:
-                    thread.aborted = True
-                    if thread.cleanup is not None:
-                        thread.cleanup()
-                        thread.cleanup = None
-                    if thread.gen is not None:
-                        with contextlib.suppress(BaseException):
-                            thread.gen.close()
-                    thread.state = ThreadState.DONE
-                    if thread in self._kernel.runnable:
-                        self._kernel.runnable.remove(thread)
+            self._kernel.stop_execution(execution)
             for endpoint in execution._endpoints.values():
                 for waiter in endpoint.waiters:
                     if waiter.timer is not None:

@@ -655,7 +655,7 @@ CALL_CASES = [
                 call: sys.sleep
                 args: {seconds: ${n}}
         """,
-        (4, 17, "main/a"), ("subworkflow 'waits' makes blocking calls", "call it from a call step"),
+        (4, 17, "main/a"), ("subworkflow 'waits' blocks (http", "call it from a call step"),
         id="blocking subworkflow in an expression",
     ),
     pytest.param(
@@ -1167,3 +1167,20 @@ def test_a_branch_writing_into_a_parent_variable_needs_shared(workflow_runtime, 
     assert info.value.line == 14  # the `- target: 1` item
     shared = source.replace("      for:", f"      shared: [{target[0]}]\n      for:")
     assert workflow_runtime.run(shared).state == "SUCCEEDED"
+
+
+@pytest.mark.parametrize("body", [
+    "    - t:\n        try:\n          raise: boom\n        retry:\n          predicate: ${retry.always}\n"
+    "          max_retries: 2\n          backoff: {initial_delay: 5, max_delay: 5, multiplier: 1}\n",
+    "    - p:\n        parallel:\n          branches:\n            - a:\n                steps:\n"
+    "                  - x: {assign: [{v: 1}]}\n            - b:\n                steps:\n"
+    "                  - y: {assign: [{w: 1}]}\n",
+])
+def test_a_subworkflow_that_waits_cannot_be_called_in_an_expression(workflow_runtime, body: str) -> None:
+    # A retry sleeps its backoff and a parallel step waits for its branches: both block,
+    # so the routine may not run inside an expression (LANGUAGE.md §2.2).
+    source = "main:\n  steps:\n    - a:\n        assign:\n          - x: ${helper()}\nhelper:\n  steps:\n" + body
+    with pytest.raises(WorkflowSyntaxError) as info:
+        workflow_runtime.deploy(source)
+    assert "cannot be called inside an expression" in info.value.message
+    assert info.value.line == 5

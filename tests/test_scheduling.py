@@ -273,3 +273,108 @@ def test_budget(workflow_runtime):
         "*DeadlockError*real_time_budget*",
         "*seed=9 (rerun with --wf-seed=9)*",
     ])
+
+
+# ---------------------------------------------------------------- regressions found in review
+
+def test_nested_parallel_steps_at_the_branch_cap_do_not_deadlock(workflow_runtime) -> None:
+    # 20 outer iterations fill the per-execution cap; each waits on an inner parallel step,
+    # whose branches need slots too: a waiting branch gives its slot back.
+    source = """
+- outer:
+    parallel:
+      for:
+        value: i
+        range: [1, 20]
+        steps:
+          - inner:
+              parallel:
+                branches:
+                  - x:
+                      steps:
+                        - a: {assign: [{v: 1}]}
+                  - y:
+                      steps:
+                        - b: {assign: [{w: 2}]}
+- done:
+    return: ok
+"""
+    execution = workflow_runtime.run(source)
+    assert (execution.state, execution.value, execution.duration) == (ExecutionState.SUCCEEDED, "ok", 0.0)
+
+
+def test_two_async_drives_at_once_share_one_timeline(pytester: pytest.Pytester) -> None:
+    # Two drives on two OS threads used to see an idle kernel while the other ran a thread,
+    # and jumped to the one-year duration limit.
+    pytester.makepyfile('''
+import asyncio
+import pytest
+
+SOURCE = """
+- init:
+    assign:
+      - n: 0
+- loop:
+    for:
+      value: i
+      range: [1, 5000]
+      steps:
+        - add:
+            assign:
+              - n: ${n + i}
+- nap:
+    call: sys.sleep
+    args: {seconds: 1}
+- done:
+    return: ${n}
+"""
+
+@pytest.mark.asyncio
+async def test_gather(workflow_runtime):
+    first = workflow_runtime.execute(SOURCE)
+    second = workflow_runtime.execute(SOURCE)
+    await asyncio.gather(first.wait_async(), second.wait_async())
+    assert (first.value, second.value) == (12502500, 12502500)
+    assert workflow_runtime.clock.elapsed == 1.0
+''')
+    for _ in range(3):
+        pytester.runpytest("-p", "asyncio", "-o", "asyncio_mode=strict").assert_outcomes(passed=1)
+
+
+def test_cancel_while_the_thread_runs_leaves_nothing_behind(workflow_runtime) -> None:
+    import httpx
+
+    from pytest_wfcallbacks import respond_after
+
+    source = "- call_service:\n    call: http.get\n    args: {url: 'https://svc.example.com/start'}\n    result: r\n"
+    workflow = workflow_runtime.deploy(source, name="wf")
+    started = {}
+
+    def service(request: httpx.Request) -> httpx.Response:
+        # The service under test cancels the execution through the Executions API, mid-call.
+        answer = httpx.post(f"{workflow_runtime.base_url}/v1/{started['execution'].name}:cancel", json={})
+        assert answer.status_code == 200
+        return respond_after(30, 200, json={"ok": True})
+
+    workflow_runtime.http.get("https://svc.example.com/start").mock(side_effect=service)
+    execution = started["execution"] = workflow_runtime.start(workflow)
+    workflow_runtime.run_until_idle()
+    assert execution.state is ExecutionState.CANCELLED
+    assert workflow_runtime.clock.pending() == []  # no timer of a thread that kept running
+    assert execution._threads() == []
+    kinds = [event.kind for event in execution.history]
+    assert kinds[-1] is EventKind.EXECUTION_ENDED  # nothing recorded after the end
+
+
+def test_a_workflow_that_cancels_itself_through_the_api(workflow_runtime) -> None:
+    source = """
+- cancel_me:
+    call: http.post
+    args:
+      url: ${BASE + "/v1/projects/test-project/locations/us-central1/workflows/wf/executions/" + sys.get_env("GOOGLE_CLOUD_WORKFLOW_EXECUTION_ID") + ":cancel"}
+    result: r
+- done:
+    return: ${r.code}
+""".replace("BASE", '"' + workflow_runtime.base_url + '"')
+    execution = workflow_runtime.execute(workflow_runtime.deploy(source, name="wf"))
+    assert execution.state is ExecutionState.CANCELLED

@@ -44,7 +44,7 @@ from ..errors import WorkflowError, type_error, value_error, wf_error
 from ..history import EventKind, event
 from ..stdlib.registry import FunctionRef
 from ..values import copy_value, type_name
-from .threads import BLOCK, PREEMPT, Scope, WorkflowThread
+from .threads import BLOCK, PREEMPT, BranchAborted, Scope, WorkflowThread
 
 Gen = Generator[Any, Any, Any]
 
@@ -154,8 +154,6 @@ class Engine:
                     "ResourceLimitError", f"the execution ran more than {self.step_limit} steps (limit `steps`)"
                 )
             if th.aborted:
-                from .threads import BranchAborted
-
                 raise BranchAborted()
             th.step = step
             history.append(event(EventKind.STEP_ENTERED, clock.now_ns, th.branch_id, step.name,
@@ -395,6 +393,8 @@ class Engine:
         join = kernel.start_parallel(th, step, specs, limit, self)
         yield BLOCK
         th.take_resume()
+        if th.aborted:  # stopped with its own parallel step: unwind, nothing for a try to catch
+            raise BranchAborted()
         errors = join.errors
         if errors:
             raise WorkflowError(_unhandled_branch_error(errors))

@@ -69,6 +69,12 @@ class Kernel:
         self.schedule_rng = random.Random(f"schedule:{settings.seed}")
         self.ids = random.Random(f"ids:{settings.seed}")
         self.inflight = 0
+        #: One drive step at a time: running threads, firing an instant. Two drives on two OS
+        #: threads (an async drive in a worker thread and a sync one, say) would otherwise see
+        #: an "idle" kernel while the other runs a thread, and move the clock under it.
+        self.drive_lock = threading.RLock()
+        #: The thread whose generator is running now (never closed from outside: it unwinds).
+        self.current: WorkflowThread | None = None
         # A separate small lock for the counter, so a request's start does not queue for the
         # kernel lock behind the interpreter (one contended acquisition per request, not three).
         self._inflight_lock = threading.Lock()
@@ -108,17 +114,23 @@ class Kernel:
 
     def run_one(self) -> bool:
         """Run one thread for one quantum; False when nothing was runnable."""
-        with self.lock:
-            if not self.runnable:
-                return False
-            if self.settings.schedule == "random" and len(self.runnable) > 1:
-                index = self.schedule_rng.randrange(len(self.runnable))
-                thread = self.runnable[index]
-                del self.runnable[index]
-            else:
-                thread = self.runnable.popleft()
-        self.run_thread(thread)
-        return True
+        with self.drive_lock:
+            with self.lock:
+                if not self.runnable:
+                    return False
+                if self.settings.schedule == "random" and len(self.runnable) > 1:
+                    index = self.schedule_rng.randrange(len(self.runnable))
+                    thread = self.runnable[index]
+                    del self.runnable[index]
+                else:
+                    thread = self.runnable.popleft()
+                self.current = thread
+            try:
+                self.run_thread(thread)
+            finally:
+                with self.lock:
+                    self.current = None
+            return True
 
     def run_thread(self, thread: WorkflowThread) -> None:
         gen = thread.gen
@@ -132,13 +144,7 @@ class Kernel:
             except StopIteration as stop:
                 self.finish(thread, stop.value, None)
                 return
-            except WorkflowError as exc:
-                self.finish(thread, None, exc)
-                return
-            except BranchAborted as exc:
-                self.finish(thread, None, exc)
-                return
-            except Exception as exc:  # an interpreter bug: fail the execution, keep the report
+            except (Exception, BranchAborted) as exc:  # a Workflows error, an abort, or an interpreter bug
                 self.finish(thread, None, exc)
                 return
             if signal is PREEMPT:
@@ -149,6 +155,13 @@ class Kernel:
                         return
                 continue
             if signal is BLOCK:
+                with self.lock:
+                    # Aborted (or its execution ended) while it ran: it must not wait on a timer or a
+                    # callback it registered just now; resume it with the abort so it unwinds.
+                    if thread.aborted and thread.state is ThreadState.BLOCKED and thread.waiting_on is None:
+                        if thread.cleanup is not None:
+                            thread.cleanup()
+                        self.wake(thread, None, BranchAborted())
                 return
             self.finish(thread, None, RuntimeError(f"thread yielded an unknown signal {signal!r}"))
             return
@@ -193,6 +206,11 @@ class Kernel:
             join.remaining = len(specs)
             parent.block(f"parallel step {step.name!r}: {len(specs)} branches")
             parent.waiting_on = join
+            if parent.join is not None:
+                # A branch waiting on its own parallel step does not hold one of the execution's
+                # concurrent-branch slots: its branches need them (else nesting deadlocks at the cap).
+                key = id(execution)
+                self.running_branches[key] = self.running_branches.get(key, 1) - 1
             if not specs:
                 self.wake(parent)
                 return join
@@ -253,6 +271,8 @@ class Kernel:
             join.parent.waiting_on = None
             if join.queue:
                 join.queue.clear()
+            if join.parent.join is not None:
+                self.running_branches[key] = self.running_branches.get(key, 0) + 1  # the slot it gave up
             self.wake(join.parent)
 
     def abort_join(self, join: Join) -> None:
@@ -274,9 +294,45 @@ class Kernel:
                 thread.cleanup()
             self.wake(thread, None, BranchAborted())
 
+    def stop_execution(self, execution: Any) -> None:
+        """An execution ended: stop its other threads and forget them (call under the lock).
+
+        A thread whose generator is running right now (the execution was cancelled from a mock
+        or from the server thread) is not closed: it is marked aborted and unwinds at its next
+        step boundary or wait. Every other generator is closed, its timer or waiter dropped.
+        """
+        keep: list[WorkflowThread] = []
+        for thread in self.threads:
+            if thread.execution is not execution:
+                keep.append(thread)
+                continue
+            if thread.state is ThreadState.DONE:
+                continue
+            thread.aborted = True
+            if thread is self.current:
+                keep.append(thread)
+                continue
+            if thread.cleanup is not None:
+                thread.cleanup()
+                thread.cleanup = None
+            if thread.gen is not None:
+                try:
+                    thread.gen.close()
+                except Exception as exc:  # a finally block failed: keep it for the report
+                    execution._internal_errors.append(exc)
+            thread.state = ThreadState.DONE
+        self.threads = keep
+        self.runnable = deque(t for t in self.runnable if t.execution is not execution)
+        self.running_branches.pop(id(execution), None)
+        self.branch_gate = deque(item for item in self.branch_gate if item[0].parent.execution is not execution)
+
     # ------------------------------------------------------------------ time
     def advance_clock_to(self, target_ns: int) -> None:
         """Fire everything due up to ``target_ns`` instant by instant, running what each instant wakes."""
+        with self.drive_lock:
+            self._advance_clock_to(target_ns)
+
+    def _advance_clock_to(self, target_ns: int) -> None:
         self.run_until_idle()
         while True:
             deadline = self.clock.next_deadline()
@@ -309,11 +365,12 @@ class Kernel:
 
     def run_until_idle(self, stop: Callable[[], bool] | None = None) -> None:
         """Run threads until none can run (or ``stop()`` holds), never moving the clock."""
-        while True:
-            if stop is not None and stop():
-                return
-            if not self.run_one() and not self.run_due_actions():
-                return
+        with self.drive_lock:
+            while True:
+                if stop is not None and stop():
+                    return
+                if not self.run_one() and not self.run_due_actions():
+                    return
 
     def drive(self, done: Callable[[], bool], describe: Callable[[], str], *, what: str) -> None:
         """Run, and move time when nothing else can, until ``done()``; raise DeadlockError when stuck."""
@@ -334,8 +391,22 @@ class Kernel:
 
     def step_instant(self, describe: Callable[[], str], what: str) -> None:
         """Jump the clock to the next pending timer and fire that instant (nothing else can run)."""
+        with self.drive_lock:
+            self._step_instant(describe, what)
+
+    def _step_instant(self, describe: Callable[[], str], what: str) -> None:
         with self.lock:
+            if self.runnable or self.inflight:
+                return  # something can move without time: the caller's loop runs it first
             deadline = self.clock.next_deadline()
+            if deadline is not None and self.clock.only_watchdogs_pending():
+                # Only executions' duration limits are left: every thread waits for something
+                # no timer, request or branch will ever bring.
+                raise DeadlockError(
+                    f"{what}: every thread waits for something that will never happen (the only timer left "
+                    f"is an execution's duration limit, at {self.format_ns(deadline)})",
+                    describe(),
+                )
             if deadline is None:
                 raise DeadlockError(
                     f"{what}: nothing can run and no timer is pending at {self.format_ns(self.clock.now_ns)}; "

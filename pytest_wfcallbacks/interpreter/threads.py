@@ -238,6 +238,17 @@ class WorkflowThread:
                 if signal is PREEMPT:
                     signal = gen.send(None)
                     continue
+                # Deploy-time checks keep blocking subworkflows out of expressions; should one block
+                # anyway, undo its wait (timer, waiter, branches) before dropping it.
+                with self.kernel.lock:
+                    if self.cleanup is not None:
+                        self.cleanup()
+                        self.cleanup = None
+                    if self.waiting_on is not None:
+                        self.kernel.abort_join(self.waiting_on)
+                        self.waiting_on = None
+                    self.state = ThreadState.RUNNABLE
+                    self.waiting = ""
                 gen.close()
                 raise wf_error("SystemError", f"subworkflow {name} blocked inside an expression")
         except StopIteration as stop:
@@ -264,6 +275,8 @@ class WorkflowThread:
         from ..clock import seconds_to_ns
         from ..history import EventKind
 
+        if self.aborted:  # its execution ended while it ran: unwind, do not start waiting
+            raise BranchAborted()
         deadline = kernel.clock.now_ns + seconds_to_ns(seconds)
 
         def wake_up() -> None:
