@@ -68,3 +68,17 @@ def test_async_twins(pytester: pytest.Pytester, mode: str, marker: str, scope: s
     pytester.makepyfile(ASYNC_TESTS.replace("{marker}", marker))
     result = pytester.runpytest("-p", "asyncio", "-W", "error::DeprecationWarning")
     result.assert_outcomes(passed=3)
+
+
+def test_wait_until_awaiting_async_raises_like_its_twin(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile('''
+import pytest
+from pytest_wfcallbacks import ExecutionFinished
+
+@pytest.mark.asyncio
+async def test_no_await(workflow_runtime):
+    execution = workflow_runtime.execute("- r:\\n    return: 1\\n")
+    with pytest.raises(ExecutionFinished, match="before awaiting a callback"):
+        await execution.wait_until_awaiting_async()
+''')
+    pytester.runpytest("-p", "asyncio", "-o", "asyncio_mode=strict").assert_outcomes(passed=1)
