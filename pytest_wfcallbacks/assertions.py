@@ -260,7 +260,7 @@ def assert_callback_response(response: Any, expected_status: int, *, callback: C
 
 
 def _execution_for_url(url: str) -> Execution | None:
-    from .plugin import live_runtimes
+    from .runtime import live_runtimes
 
     for runtime in live_runtimes():
         endpoint = runtime._endpoint_for_url(url.split("?", 1)[0])

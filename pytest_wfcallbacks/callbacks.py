@@ -444,7 +444,6 @@ class RequestBody:
     broken: str = ""  # why the body could not be read
 
 
-_Body = RequestBody
 EMPTY_BODY = RequestBody()
 
 

@@ -86,11 +86,7 @@ class WorkflowFailed(WfCallbacksError):
     @property
     def tags(self) -> list[str]:
         """The error's ``tags`` (empty for raised strings or maps without tags)."""
-        if isinstance(self.error, dict):
-            tags = self.error.get("tags")
-            if isinstance(tags, list):
-                return [t for t in tags if isinstance(t, str)]
-        return []
+        return error_tags(self.error)
 
 
 class ExecutionCancelled(WfCallbacksError):
@@ -119,11 +115,21 @@ class WorkflowError(Exception):
     @property
     def tags(self) -> Sequence[str]:
         """Tags of a map error; empty for other values."""
-        if isinstance(self.value, dict):
-            tags = self.value.get("tags")
-            if isinstance(tags, list):
-                return tags
-        return ()
+        return error_tags(self.value)
+
+
+def error_tags(error: Any) -> list[str]:
+    """The string ``tags`` of a Workflows error value (none for raised strings or maps without tags)."""
+    if isinstance(error, dict):
+        tags = error.get("tags")
+        if isinstance(tags, list):
+            return [tag for tag in tags if isinstance(tag, str)]
+    return []
+
+
+def internal_error(exc: BaseException) -> WorkflowError:
+    """A Workflows SystemError for a bug in pytest-wfcallbacks (the teardown check reports the Python error)."""
+    return wf_error("SystemError", f"internal error in pytest-wfcallbacks: {exc!r}")
 
 
 def error_value(tag: str, message: str, **extra: Any) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Generator, Iterator
 from typing import Any
 
@@ -13,7 +12,6 @@ from .runtime import WorkflowRuntime
 from .server import WorkflowServer
 from .settings import SETTING_NAMES
 
-_LIVE: weakref.WeakSet[WorkflowRuntime] = weakref.WeakSet()
 _REPORT_KEY = pytest.StashKey[dict[str, pytest.TestReport]]()
 
 _INI_OPTIONS: dict[str, tuple[str, str, Any]] = {
@@ -28,11 +26,6 @@ _INI_OPTIONS: dict[str, tuple[str, str, Any]] = {
     "wfcallbacks_real_time_budget": ("string", "wall-clock seconds one drive may take", "30"),
     "wfcallbacks_callback_auth": ("string", "bearer token callback requests must carry (empty: off)", ""),
 }
-
-
-def live_runtimes() -> list[WorkflowRuntime]:
-    """Runtimes not yet closed (for assertion reports)."""
-    return [r for r in _LIVE if not r._closed]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -115,7 +108,6 @@ def workflow_runtime(request: pytest.FixtureRequest, workflow_server: WorkflowSe
     if settings_problem:
         # A short message, not a traceback through the fixture machinery.
         pytest.fail(settings_problem, pytrace=False)
-    _LIVE.add(runtime)
     try:
         yield runtime
         reports = request.node.stash.get(_REPORT_KEY, {})

@@ -15,7 +15,8 @@ import enum
 import functools
 import os
 import threading
-from collections.abc import Callable, Generator, Iterator
+import weakref
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +35,8 @@ from .errors import (
     WorkflowError,
     WorkflowFailed,
     WorkflowSyntaxError,
+    error_tags,
+    internal_error,
     value_error,
     wf_error,
 )
@@ -45,7 +48,15 @@ from .outbound import OutboundHttp
 from .settings import SETTING_NAMES, Settings, make_settings
 from .source import load_source, looks_like_path
 from .stdlib import load_all
-from .values import copy_value, from_python, json_decode, json_encode, value_size
+from .values import copy_value, from_python, json_decode, json_encode, json_or_repr, value_size
+
+#: Every runtime not yet closed (assertion helpers look up the execution behind a callback URL).
+_LIVE_RUNTIMES: weakref.WeakSet[WorkflowRuntime] = weakref.WeakSet()
+
+
+def live_runtimes() -> list[WorkflowRuntime]:
+    """Runtimes of this process that are not closed yet."""
+    return [runtime for runtime in list(_LIVE_RUNTIMES) if not runtime._closed]
 
 
 class ExecutionState(str, enum.Enum):
@@ -92,9 +103,7 @@ class Outcome:
     @property
     def tags(self) -> list[str]:
         """Error tags (empty when it succeeded)."""
-        if isinstance(self.error, dict) and isinstance(self.error.get("tags"), list):
-            return [t for t in self.error["tags"] if isinstance(t, str)]
-        return []
+        return error_tags(self.error)
 
 
 class Workflow:
@@ -195,7 +204,7 @@ class Execution:
     @property
     def tags(self) -> list[str]:
         """The error's tags (empty unless FAILED with a map error)."""
-        return WorkflowFailed(self, self.error).tags if self.error is not None else []
+        return error_tags(self.error)
 
     @property
     def start_time(self) -> datetime:
@@ -523,6 +532,7 @@ class WorkflowRuntime:
         from .api import attach
 
         attach(self)  # reachable through the Workflows / Executions REST API of its server
+        _LIVE_RUNTIMES.add(self)
 
     # ------------------------------------------------------------------ public
     @property
@@ -652,7 +662,7 @@ class WorkflowRuntime:
                 execution.wait()
                 outcome = Outcome(execution.state, execution.value, execution.error, seed)
                 self._absorb_problems(probe)
-            key = json_encode([outcome.state.value, _plain(outcome.value), _plain(outcome.error)])
+            key = json_or_repr([outcome.state.value, outcome.value, outcome.error])
             if key not in seen:
                 seen.add(key)
                 outcomes.append(outcome)
@@ -790,9 +800,7 @@ class WorkflowRuntime:
             self._end_execution(execution, ExecutionState.CANCELLED, None, None)
         else:
             execution._internal_errors.append(error)
-            self._end_execution(execution, ExecutionState.FAILED, None,
-                                WorkflowError({"message": f"SystemError: internal error: {error!r}",
-                                               "tags": ["SystemError"]}))
+            self._end_execution(execution, ExecutionState.FAILED, None, internal_error(error))
 
     def _end_execution(self, execution: Execution, state: ExecutionState, value: Any,
                        error: WorkflowError | None) -> None:
@@ -864,17 +872,6 @@ def _other_tasks_alive() -> bool:
     return any(task is not current and not task.done() for task in asyncio.all_tasks())
 
 
-def _plain(value: Any) -> Any:
-    try:
-        json_encode(value)
-        return value
-    except WorkflowError:
-        return repr(value)
-
-
-def iter_events(execution: Execution, kind: EventKind) -> Iterator[HistoryEvent]:
-    """Events of one kind, in order."""
-    return (item for item in execution.history if item.kind is kind)
 
 
 __all__ = [

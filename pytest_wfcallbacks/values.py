@@ -90,6 +90,14 @@ def values_equal(left: Any, right: Any) -> bool:
     return bool(left == right)
 
 
+def json_or_repr(value: Any) -> str:
+    """JSON text of a value, or its Python repr when JSON cannot hold it (bytes, functions)."""
+    try:
+        return json_encode(value)
+    except WorkflowError:
+        return repr(value)
+
+
 def format_double(value: float) -> str:
     """A double as the service prints it: shortest repr, always with a point or exponent."""
     if math.isnan(value) or math.isinf(value):

@@ -43,7 +43,7 @@ from ..definition import (
 from ..errors import WorkflowError, type_error, value_error, wf_error
 from ..history import EventKind, event
 from ..stdlib.registry import FunctionRef
-from ..values import copy_value, type_name
+from ..values import copy_value, json_or_repr, type_name
 from .threads import BLOCK, PREEMPT, BranchAborted, Scope, WorkflowThread
 
 Gen = Generator[Any, Any, Any]
@@ -537,23 +537,13 @@ class _DoubleRange(Sequence[float]):
 
 
 def _label(item: Any) -> str:
-    from ..values import json_encode
-
-    try:
-        return json_encode(item)
-    except WorkflowError:
-        return repr(item)
+    return json_or_repr(item)
 
 
 def _unhandled_branch_error(errors: list[tuple[str, Any]]) -> dict[str, Any]:
-    from ..values import json_encode
-
     branches = []
     for branch_id, value in errors:
-        try:
-            payload = json_encode(value)
-        except WorkflowError:
-            payload = repr(value)
+        payload = json_or_repr(value)
         context = value.get("message") if isinstance(value, dict) and isinstance(value.get("message"), str) else payload
         branches.append({"id": branch_id, "error": {"context": context, "payload": payload}})
     count = len(branches)

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..clock import NS, VirtualClock, ns_to_datetime
-from ..errors import DeadlockError, WorkflowError, wf_error
+from ..errors import DeadlockError, WorkflowError, internal_error, wf_error
 from ..history import EventKind, event
 from ..settings import Settings
 from .threads import BLOCK, PREEMPT, BranchAborted, Scope, ThreadState, WorkflowThread
@@ -254,8 +254,7 @@ class Kernel:
             status = "aborted"
         elif error is not None:
             status = "error"
-            join.errors.append((thread.branch_key, {"message": f"SystemError: {error!r}",
-                                                         "tags": ["SystemError"]}))
+            join.errors.append((thread.branch_key, internal_error(error).value))
             execution._internal_errors.append(error)
             if not join.aborting:
                 self.abort_join(join)
@@ -443,7 +442,3 @@ class Kernel:
         self.activity += 1
         self.changed.notify_all()
 
-
-def internal_error(exc: BaseException) -> WorkflowError:
-    """A Workflows SystemError for an interpreter bug (the test report shows the Python error too)."""
-    return wf_error("SystemError", f"internal error in pytest-wfcallbacks: {exc!r}")

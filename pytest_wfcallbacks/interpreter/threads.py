@@ -143,6 +143,10 @@ class MemoryMeter:
             size = len(value)
         else:
             size = 0
+        self.charge_size(scope, name, size)
+
+    def charge_size(self, scope: Scope, name: str, size: int) -> None:
+        """Account for a variable whose size is already known."""
         old = scope.sizes.pop(name, 0)
         if size:
             scope.sizes[name] = size
@@ -153,16 +157,6 @@ class MemoryMeter:
                 f"variables use about {self.used} bytes after storing {name}, more than the "
                 f"{self.limit}-byte memory limit (limit `memory_bytes`); set large values to null when done",
             )
-
-    def charge_size(self, scope: Scope, name: str, size: int) -> None:
-        """Account for a variable whose size is already known."""
-        old = scope.sizes.pop(name, 0)
-        if size:
-            scope.sizes[name] = size
-        self.used += size - old
-        if size > old and self.used > self.limit:
-            raise wf_error("ResourceLimitError", f"variables use about {self.used} bytes after storing {name}, "
-                           f"more than the {self.limit}-byte memory limit (limit `memory_bytes`)")
 
     def charge_all(self, scope: Scope) -> None:
         """Account for every variable a new scope starts with."""
