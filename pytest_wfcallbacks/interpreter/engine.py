@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator, Sequence
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from ..definition import (
     BREAK,
@@ -46,13 +46,16 @@ from ..stdlib.registry import FunctionRef
 from ..values import copy_value, json_or_repr, type_name
 from .threads import BLOCK, PREEMPT, BranchAborted, Scope, WorkflowThread
 
+if TYPE_CHECKING:
+    from ..runtime import Execution
+
 Gen = Generator[Any, Any, Any]
 
 
 class Engine:
     """Runs the steps of one execution's definition."""
 
-    def __init__(self, definition: Definition, execution: Any) -> None:
+    def __init__(self, definition: Definition, execution: Execution) -> None:
         self.definition = definition
         self.execution = execution
         self.routines = definition.routines

@@ -39,6 +39,7 @@ from ..settings import Settings
 from .threads import BLOCK, PREEMPT, BranchAborted, Scope, ThreadState, WorkflowThread
 
 if TYPE_CHECKING:
+    from ..runtime import Execution
     from .engine import Engine
 
 
@@ -293,7 +294,7 @@ class Kernel:
                 thread.cleanup()
             self.wake(thread, None, BranchAborted())
 
-    def stop_execution(self, execution: Any) -> None:
+    def stop_execution(self, execution: Execution) -> None:
         """An execution ended: stop its other threads and forget them (call under the lock).
 
         A thread whose generator is running right now (the execution was cancelled from a mock

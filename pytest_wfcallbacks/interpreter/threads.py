@@ -23,6 +23,7 @@ from ..stdlib.registry import Function
 from ..values import key_error, value_size
 
 if TYPE_CHECKING:
+    from ..runtime import Execution
     from .scheduler import Join, Kernel
 
 
@@ -178,7 +179,7 @@ class WorkflowThread:
     def __init__(
         self,
         kernel: Kernel,
-        execution: Any,
+        execution: Execution,
         *,
         label: str | None,
         branch_id: str | None,
