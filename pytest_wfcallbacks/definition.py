@@ -810,7 +810,7 @@ class _Builder:
             if not target.path:
                 self.note_write(target.root, scope, item_loc)
             else:
-                self.note_path_write(target.root, scope, item_loc)
+                self.note_write(target.root, scope, item_loc, creates=False)
             items.append((target, value_tpl))
         return tuple(items)
 
@@ -839,18 +839,12 @@ class _Builder:
             scope.reads.append((node.name, where))
         return AssignTarget(node.name, tuple(reversed(parts)), text)
 
-    def note_write(self, name: str, scope: _ScopeInfo, where: Location) -> None:
-        current: _ScopeInfo | None = scope
-        while current is not None:
-            if name in current.names:
-                if current is not scope:
-                    self.check_shared_write(name, scope, current, where)
-                return
-            current = current.parent
-        scope.names.add(name)
+    def note_write(self, name: str, scope: _ScopeInfo, where: Location, *, creates: bool = True) -> None:
+        """A write of ``name``: an enclosing scope's variable needs ``shared`` across a branch boundary.
 
-    def note_path_write(self, name: str, scope: _ScopeInfo, where: Location) -> None:
-        """``m.k: v`` / ``l[0]: v`` changes ``m`` / ``l`` in place: a parent's variable needs ``shared`` too."""
+        A plain write (``creates``) of a name no enclosing scope has makes it a variable of
+        ``scope``; a path write (``m.k: v``, ``l[0]: v``) changes an existing variable in place.
+        """
         current: _ScopeInfo | None = scope
         while current is not None:
             if name in current.names:
@@ -858,6 +852,8 @@ class _Builder:
                     self.check_shared_write(name, scope, current, where)
                 return
             current = current.parent
+        if creates:
+            scope.names.add(name)
 
     def check_shared_write(self, name: str, scope: _ScopeInfo, owner: _ScopeInfo, where: Location) -> None:
         current: _ScopeInfo | None = scope
