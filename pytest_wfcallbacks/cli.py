@@ -209,7 +209,11 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except (ValueError, WorkflowError) as exc:
         err.write(f"wfcallbacks run: --argument is not valid JSON: {api._reason(exc)}\n")
         return EXIT_DEPLOY
-    server = WorkflowServer(port=args.port)
+    try:
+        server = WorkflowServer(port=args.port)
+    except WfCallbacksError as exc:
+        err.write(f"wfcallbacks run: {exc}\n")
+        return EXIT_DEPLOY
     runtime = WorkflowRuntime(server=server, **_runtime_settings(args))
     try:
         try:
@@ -251,7 +255,11 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO, *, stop: Callable[[], bool] | None = None) -> int:
     """``wfcallbacks serve [DIR]``: serve the APIs and callbacks until interrupted."""
-    server = WorkflowServer(host=args.host, port=args.port)
+    try:
+        server = WorkflowServer(host=args.host, port=args.port)
+    except (WfCallbacksError, ValueError) as exc:
+        err.write(f"wfcallbacks serve: {exc}\n")
+        return EXIT_DEPLOY
     runtime = WorkflowRuntime(server=server, **_runtime_settings(args))
     cleanup: list[Callable[[], None]] = []
     try:

@@ -310,6 +310,11 @@ class ConnectorRegistry:
         prefix = name[:-1] if name.endswith("*") else None
         return [c for c in self.calls if (c.name.startswith(prefix) if prefix is not None else c.name == name)]
 
+    def forget_problems(self) -> None:
+        """Drop what was reported (`WorkflowRuntime.check` reports a problem once)."""
+        self._problems.unfaked.clear()
+        self._problems.fake_errors.clear()
+
     def absorb_problems(self, other: ConnectorRegistry) -> None:
         """Keep ``other``'s unfaked calls and fake errors here (a probe runtime's, for `check`)."""
         self._problems.unfaked.extend(other._problems.unfaked)

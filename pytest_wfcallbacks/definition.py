@@ -728,8 +728,11 @@ class _Builder:
             )
         for dependent, needs in (("args", "call"), ("result", "call"), ("retry", "try"), ("except", "try")):
             if dependent in body and needs not in body:
+                hint = (f" (is `{dependent}` indented too deep? it belongs at the level of `{needs}`)"
+                        if dependent in ("retry", "except") else "")
                 raise self.fail(
-                    f"`{dependent}` needs `{needs}` in the same step", self.loc(body, dependent, path, of_key=True)
+                    f"`{dependent}` needs `{needs}` in the same step{hint}",
+                    self.loc(body, dependent, path, of_key=True),
                 )
         nxt: Control = None
         if "next" in body:
@@ -1113,12 +1116,13 @@ class _Builder:
         if "except" in body:
             raw_except = body["except"]
             ewhere = self.loc(body, "except", path)
+            if isinstance(raw_except, dict):
+                for k in raw_except:
+                    if k not in ("as", "steps"):
+                        raise self.fail(f"unknown key {k!r} in `except`{_suggest(k, ('as', 'steps'))}; "
+                                        "allowed: as, steps", self.loc(raw_except, k, path, of_key=True))
             if not isinstance(raw_except, dict) or "steps" not in raw_except:
                 raise self.fail("`except` needs `steps` (and optionally `as: error_variable`)", ewhere)
-            for k in raw_except:
-                if k not in ("as", "steps"):
-                    raise self.fail(f"unknown key {k!r} in `except`; allowed: as, steps",
-                                    self.loc(raw_except, k, path, of_key=True))
             except_as = raw_except.get("as")
             if except_as is not None and not isinstance(except_as, str):
                 raise self.fail("`as` must be a variable name", self.loc(raw_except, "as", path))
@@ -1149,9 +1153,20 @@ class _Builder:
                 raise self.fail(f"`retry` needs `{required}`", where)
         predicate = self.template(raw["predicate"], raw, "predicate", path, scope)
         pred_value = raw["predicate"]
+        pred_where = self.loc(raw, "predicate", path)
+        if not isinstance(pred_value, str) or not _EXPR_RE.match(pred_value):
+            raise self.fail(
+                f"retry `predicate` must be an expression naming a predicate, e.g. "
+                f"${{http.default_retry_predicate}} or ${{my_predicate_subworkflow}}, not {pred_value!r}",
+                pred_where)
         if isinstance(pred_value, str):
             match = _EXPR_RE.match(pred_value)
             name = match.group(1).strip() if match else ""
+            if name in self.registry.constants:
+                raise self.fail(
+                    f"{name} is a retry policy, not a predicate: write `retry: ${{{name}}}` for the whole policy, "
+                    f"or `predicate: ${{{name}_predicate}}` in a retry map",
+                    pred_where)
             if name in self.ctx.subworkflows and len(self.ctx.subworkflows[name]) != 1:
                 raise self.fail(f"retry predicate subworkflow {name!r} must take exactly one parameter (the error)",
                                 self.loc(raw, "predicate", path))

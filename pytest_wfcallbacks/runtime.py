@@ -662,7 +662,11 @@ class WorkflowRuntime:
                 execution.wait()
                 outcome = Outcome(execution.state, execution.value, execution.error, seed)
                 self._absorb_problems(probe)
-            key = json_or_repr([outcome.state.value, outcome.value, outcome.error])
+                # Ids differ per seed (DECISIONS.md #29): compare outcomes with them masked.
+                key = json_or_repr([outcome.state.value, outcome.value, outcome.error])
+                key = key.replace(probe.base_url, "<base>")
+                for ident in [execution.id, *execution._endpoints]:
+                    key = key.replace(ident, "<id>")
             if key not in seen:
                 seen.add(key)
                 outcomes.append(outcome)
@@ -693,7 +697,11 @@ class WorkflowRuntime:
         return Callback(endpoint)
 
     def check(self) -> None:
-        """Raise one grouped report of background problems (server errors, unmocked outbound calls)."""
+        """Raise one grouped report of background problems (server errors, unmocked outbound calls).
+
+        A problem is reported once: what a call raised is not raised again by the next call
+        (nor by the check the fixture runs after the test).
+        """
         problems: list[str] = []
         if self._server_errors:
             problems.append("errors on the callback server thread:")
@@ -718,8 +726,21 @@ class WorkflowRuntime:
             problems.append("internal interpreter errors (please report them):")
             problems.extend(f"  - {item!r}" for item in internal)
         if problems:
-            raise WfCallbacksError("\n".join(["pytest-wfcallbacks found problems after the test:", *problems,
-                                              "", self.render_state()]))
+            report = "\n".join(["pytest-wfcallbacks found problems after the test:", *problems, "",
+                                self.render_state()])
+            self._forget_problems()
+            raise WfCallbacksError(report)
+
+    def _forget_problems(self) -> None:
+        self._server_errors.clear()
+        self._http.unmocked_calls.clear()
+        self._http.mock_errors.clear()
+        self._probe_internal_errors.clear()
+        self.connectors.forget_problems()
+        for execution in self.executions:
+            execution._internal_errors.clear()
+            for endpoint in execution._endpoints.values():
+                endpoint.on_await.clear()
 
     def close(self) -> None:
         """Cancel executions still ACTIVE (quietly), stop routing their callbacks, free the server."""

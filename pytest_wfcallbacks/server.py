@@ -69,6 +69,7 @@ from .callbacks import (
     status_name,
     url_text,
 )
+from .errors import WfCallbacksError
 
 if TYPE_CHECKING:
     from .runtime import WorkflowRuntime
@@ -523,8 +524,9 @@ class _CallbackHTTPServer(BaseWSGIServer):
     workflow_server: WorkflowServer | None = None
 
     def __init__(self, host: str, port: int, app: Any, max_idle_workers: int = 32) -> None:
-        super().__init__(host, port, app, handler=_CallbackRequestHandler)
+        # The pool first: werkzeug calls server_close() when binding fails, and that closes it.
         self._pool = _WorkerPool(self._serve_connection, max_idle_workers)
+        super().__init__(host, port, app, handler=_CallbackRequestHandler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         self._pool.submit(request, client_address)
@@ -554,7 +556,14 @@ class WorkflowServer:
         self._executions: dict[str, weakref.ref[WorkflowRuntime]] = {}
         self._runtimes: weakref.WeakSet[WorkflowRuntime] = weakref.WeakSet()
         self._lock = threading.Lock()
-        self._server: _CallbackHTTPServer = _CallbackHTTPServer(host, port, self._wsgi)
+        try:
+            self._server: _CallbackHTTPServer = _CallbackHTTPServer(host, port, self._wsgi)
+        except (OSError, SystemExit) as exc:
+            # werkzeug prints why binding failed and exits; a library must raise instead.
+            reason = getattr(exc, "strerror", None) or "the address is in use or not available"
+            raise WfCallbacksError(
+                f"cannot listen on {host}:{port}: {reason}; choose another port (0 picks a free one)"
+            ) from None
         self._server.workflow_server = self
         self.host = host
         self.port = self._server.server_port

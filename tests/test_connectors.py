@@ -311,9 +311,7 @@ def test_unfaked_call_fails_with_system_error_naming_the_connector(workflow_runt
     assert [c.name for c in workflow_runtime.connectors.unfaked] == [GET_DOC]
     with pytest.raises(WfCallbacksError, match="connector calls no fake answered"):
         workflow_runtime.check()
-    workflow_runtime.connectors.unfaked.clear()  # a copy: the report stays
-    with pytest.raises(WfCallbacksError):
-        workflow_runtime.check()
+    workflow_runtime.check()  # reported once: neither this call nor the teardown check raises it again
 
 
 def test_exact_name_beats_wildcards_and_longer_wildcards_beat_shorter(workflow_runtime: WorkflowRuntime) -> None:

@@ -115,7 +115,6 @@ KEY_CASES = [
               return: 1
             except:
               as: e
-              step: []
         """,
         (4, 5, "main/a"), ("`except` needs `steps`",),
         id="except without steps",
@@ -1184,3 +1183,56 @@ def test_a_subworkflow_that_waits_cannot_be_called_in_an_expression(workflow_run
         workflow_runtime.deploy(source)
     assert "cannot be called inside an expression" in info.value.message
     assert info.value.line == 5
+
+
+@pytest.mark.parametrize(("predicate", "expected"), [
+    ("http.default_retry_predicate", "must be an expression naming a predicate"),
+    ("${http.default_retry}", "is a retry policy, not a predicate"),
+])
+def test_wrong_retry_predicates_are_deploy_errors(workflow_runtime, predicate: str, expected: str) -> None:
+    # A happy-path test would never reach the predicate: catch the mistake at deploy time.
+    source = f"""\
+- t:
+    try:
+      call: http.get
+      args: {{url: "https://example.com"}}
+    retry:
+      predicate: {predicate}
+      max_retries: 3
+"""
+    with pytest.raises(WorkflowSyntaxError) as info:
+        workflow_runtime.deploy(source)
+    assert expected in info.value.message
+    assert info.value.line == 6
+
+
+def test_except_indented_into_the_try_body_says_so(workflow_runtime) -> None:
+    source = """\
+- t:
+    try:
+      call: http.get
+      args: {url: "https://example.com"}
+      except:
+        as: e
+        steps:
+          - s: {return: 1}
+"""
+    with pytest.raises(WorkflowSyntaxError) as info:
+        workflow_runtime.deploy(source)
+    assert "indented too deep" in info.value.message
+
+
+def test_a_misspelt_except_key_is_named(workflow_runtime) -> None:
+    source = """\
+- t:
+    try:
+      call: sys.get_env
+      args: {name: X}
+    except:
+      as: e
+      step:
+        - s: {return: 1}
+"""
+    with pytest.raises(WorkflowSyntaxError) as info:
+        workflow_runtime.deploy(source)
+    assert "unknown key 'step' in `except` (did you mean 'steps'?)" in info.value.message

@@ -459,3 +459,16 @@ def test_head_request_is_answered_without_a_body(workflow_runtime: WorkflowRunti
     assert (post[0], post[2]) == (200, b"{}")  # so the next answer on the connection is read intact
     assert [r.outcome for r in callback.requests] == ["bad-method", "delivered"]
     assert execution.result()["body"] is None
+
+
+def test_a_port_in_use_is_a_clear_error() -> None:
+    import socket
+
+    from pytest_wfcallbacks import WfCallbacksError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(WfCallbacksError, match=f"cannot listen on 127.0.0.1:{port}.*choose another port"):
+            WorkflowServer(port=port)

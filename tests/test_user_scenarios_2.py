@@ -327,7 +327,8 @@ def _sample(name: str) -> str:
 BROKEN = [
     ("error_catch", "next: url_not_found", "next: url_not_fund", "jumps to 'url_not_fund'",
      "did you mean 'url_not_found'?"),
-    ("error_catch", "      as: e\n      steps:\n", "      as: e\n      step:\n", "`except` needs `steps`", "main/read_item"),
+    ("error_catch", "      as: e\n      steps:\n", "      as: e\n      step:\n",
+     "unknown key 'step' in `except` (did you mean 'steps'?)", "main/read_item"),
     ("error_retry_custom", "max_retries", "max_retry", "unknown key 'max_retry' in `retry`", "max_retries"),
     ("error_retry_custom", "multiplier", "multipler", "unknown key 'multipler' in `backoff`", "multiplier"),
     ("subworkflow", '          input: "Kristof"', '          name: "Kristof"', "has no parameter 'name'",
