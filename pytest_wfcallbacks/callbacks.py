@@ -219,17 +219,20 @@ class Callback:
     @property
     def waiters(self) -> int:
         """Awaits currently waiting on this endpoint."""
-        return len(self._endpoint.waiters)
+        with self._endpoint.execution._runtime._kernel.lock:
+            return len(self._endpoint.waiters)
 
     @property
     def available_payloads(self) -> int:
         """Requests stored and not yet taken by an await."""
-        return len(self._endpoint.stored)
+        with self._endpoint.execution._runtime._kernel.lock:
+            return len(self._endpoint.stored)
 
     @property
     def responses(self) -> list[int]:
         """Status codes answered so far, in order."""
-        return [r.status for r in self._endpoint.responses]
+        with self._endpoint.execution._runtime._kernel.lock:
+            return [r.status for r in self._endpoint.responses]
 
     @property
     def requests(self) -> list[CallbackResponse]:

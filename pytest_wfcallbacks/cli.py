@@ -75,12 +75,15 @@ class Driver:
         self.err.write(line + "\n")
         self.err.flush()
 
-    def _stamp(self) -> str:
-        return f"[t+{self.runtime.clock.elapsed:.3f}s]"
+    def _stamp(self, ns: int | None = None) -> str:
+        """``[t+12.000s]``: virtual seconds since the start, of now or of an event's instant."""
+        clock = self.runtime.clock
+        elapsed = clock.elapsed if ns is None else (ns - clock.start_ns) / 1e9
+        return f"[t+{elapsed:.3f}s]"
 
     def _on_log(self, execution: Execution, entry: LogEntry) -> None:
         text = entry.payload if isinstance(entry.payload, str) else _dump(entry.payload)
-        self.say(f"{self._stamp()} {entry.severity:<7} {text}")
+        self.say(f"{self._stamp(entry.ns)} {entry.severity:<7} {text}")
 
     def _report(self) -> None:
         runtime = self.runtime
@@ -93,7 +96,7 @@ class Driver:
             for endpoint in endpoints[seen:]:
                 auth = runtime.settings.callback_auth
                 header = f" -H 'Authorization: Bearer {auth}'" if isinstance(auth, str) else ""
-                self.say(f"{self._stamp()} callback {endpoint.method} {endpoint.url}")
+                self.say(f"{self._stamp(endpoint.created_ns)} callback {endpoint.method} {endpoint.url}")
                 self.say(f"    answer with: curl -X {endpoint.method}{header} -H 'Content-Type: application/json' "
                          f"-d '{{}}' '{endpoint.url}'" if endpoint.method not in ("GET", "HEAD") else
                          f"    answer with: curl -X {endpoint.method}{header} '{endpoint.url}'")

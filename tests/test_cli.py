@@ -244,3 +244,17 @@ def test_serve_in_virtual_time_with_grpc(tmp_path):
         server_thread.join(TIMEOUT)
     assert status == [0]
     assert "SUCCEEDED: 2" in err.getvalue()  # serve reports each execution's end
+
+
+def test_run_stamps_callbacks_and_logs_with_their_own_virtual_time(tmp_path, capsys):
+    # A callback created before a long sleep is announced at its creation instant, not after the sleep.
+    workflow = tmp_path / "early.yaml"
+    workflow.write_text(
+        "- make:\n    call: events.create_callback_endpoint\n    result: cb\n"
+        "- note:\n    call: sys.log\n    args: {text: made}\n"
+        "- nap:\n    call: sys.sleep\n    args: {seconds: 3600}\n"
+        "- done:\n    return: ok\n")
+    assert main(["run", str(workflow)]) == 0
+    _, err = capsys.readouterr()
+    assert "[t+0.000s] callback POST http://127.0.0.1:" in err
+    assert "[t+0.000s] DEFAULT made" in err
