@@ -184,12 +184,16 @@ def _runtime_settings(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, unwound like Ctrl-C but ending with the conventional status 143."""
+
+
 @contextlib.contextmanager
 def _sigterm_stops() -> Iterator[None]:
     """SIGTERM stops the loop like Ctrl-C (restoring the previous handler afterwards)."""
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+        raise _Terminated
 
     try:
         previous = signal.signal(signal.SIGTERM, stop)
@@ -236,11 +240,11 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         try:
             with _sigterm_stops():
                 driver.run_until(lambda: not execution._is_active())
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stopped:
             execution.cancel()
             driver.close()
             err.write(f"wfcallbacks: execution {execution.id} cancelled\n")
-            return 130
+            return 143 if isinstance(stopped, _Terminated) else 130  # 128 + SIGTERM / SIGINT
         driver.close()
         if execution.state is ExecutionState.SUCCEEDED:
             out.write(_dump(execution.value) + "\n")

@@ -258,3 +258,26 @@ def test_run_stamps_callbacks_and_logs_with_their_own_virtual_time(tmp_path, cap
     _, err = capsys.readouterr()
     assert "[t+0.000s] callback POST http://127.0.0.1:" in err
     assert "[t+0.000s] DEFAULT made" in err
+
+
+def test_run_exits_143_on_sigterm_and_130_on_ctrl_c(tmp_path):
+    import signal
+
+    workflow = tmp_path / "waits.yaml"
+    workflow.write_text("- make:\n    call: events.create_callback_endpoint\n    result: cb\n"
+                        "- wait:\n    call: events.await_callback\n    args: {callback: ${cb}}\n")
+    for sig, status in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
+        process = subprocess.Popen([sys.executable, "-m", "pytest_wfcallbacks", "run", str(workflow), "--port", "0"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            lines: queue.Queue[str] = queue.Queue()
+            threading.Thread(target=lambda p=process: [lines.put(line) for line in p.stderr or []],
+                             daemon=True).start()
+            while "callback POST" not in lines.get(timeout=20):  # bounded: running and listening
+                pass
+            process.send_signal(sig)
+            assert process.wait(timeout=20) == status
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
