@@ -67,7 +67,6 @@ class Engine:
         self.history = execution._history
         self.clock = execution._runtime.clock
         self.dispatch: dict[type[Step], Callable[[Any, WorkflowThread], Gen]] = {
-            AssignStep: self.run_assign,
             CallStep: self.run_call,
             SwitchStep: self.run_switch,
             ForStep: self.run_for,
@@ -193,11 +192,6 @@ class Engine:
         return None
 
     # ------------------------------------------------------------------ steps
-    def run_assign(self, step: AssignStep, th: WorkflowThread) -> Gen:
-        self.run_assign_now(step, th)
-        return None
-        yield  # pragma: no cover - makes this a generator
-
     def run_assign_now(self, step: AssignStep, th: WorkflowThread) -> None:
         for target, template in step.items:
             value = template.fn(th)

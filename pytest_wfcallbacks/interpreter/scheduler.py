@@ -82,7 +82,8 @@ class Kernel:
         #: Bumped by every wake and every answered callback request: lets an async drive
         #: see that something happened while it gave the event loop time.
         self.activity = 0
-        self.branch_gate: deque[tuple[Join, WorkflowThread]] = deque()
+        #: Parallel steps with branches waiting for the per-execution cap, in arrival order.
+        self.branch_gate: deque[Join] = deque()
         self.running_branches: dict[int, int] = {}
         self.threads: list[WorkflowThread] = []
         self.on_thread_done: Callable[[WorkflowThread, Any, BaseException | None], None] | None = None
@@ -227,8 +228,8 @@ class Kernel:
             if join.limit is not None and len(join.running) >= join.limit:
                 return
             if self.running_branches.get(key, 0) >= cap:
-                if all(j is not join for j, _ in self.branch_gate):
-                    self.branch_gate.append((join, join.queue[0]))
+                if join not in self.branch_gate:
+                    self.branch_gate.append(join)
                 return
             thread = join.queue.popleft()
             join.running.append(thread)
@@ -264,7 +265,7 @@ class Kernel:
         self.admit(join)
         # Let other parallel steps of this execution waiting at the per-execution cap go on.
         for _ in range(len(self.branch_gate)):
-            waiting, _thread = self.branch_gate.popleft()
+            waiting = self.branch_gate.popleft()
             self.admit(waiting)
         if join.remaining <= 0 or (join.aborting and not join.running):
             join.remaining = 0
@@ -324,7 +325,7 @@ class Kernel:
         self.threads = keep
         self.runnable = deque(t for t in self.runnable if t.execution is not execution)
         self.running_branches.pop(id(execution), None)
-        self.branch_gate = deque(item for item in self.branch_gate if item[0].parent.execution is not execution)
+        self.branch_gate = deque(join for join in self.branch_gate if join.parent.execution is not execution)
 
     # ------------------------------------------------------------------ time
     def advance_clock_to(self, target_ns: int) -> None:
