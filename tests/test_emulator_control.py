@@ -135,7 +135,8 @@ def test_auth_protects_the_control_api_and_the_ui(folder):
         assert served.http.get("/ui/").status_code == 401
         login = served.http.get("/ui/", params={"token": "s3cret"}, follow_redirects=True)  # follows the redirect with the cookie
         assert login.status_code == 200
-        assert login.url.path == "/ui/" and "token" not in str(login.url)
+        assert login.url.path == "/ui/"
+        assert "token" not in str(login.url)
         assert served.http.get("/emulator/v1/clock").status_code == 200  # the browser's cookie works here too
 
 

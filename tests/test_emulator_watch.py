@@ -48,7 +48,8 @@ def test_a_changed_file_is_a_new_revision_and_running_executions_keep_theirs(run
     path.write_text(greeting("goodbye"))
     assert [kind for kind, _, _ in watcher.poll()] == ["deployed"]
     second = revision(runtime, "greet")
-    assert second != first and second.startswith("000002-")
+    assert second != first
+    assert second.startswith("000002-")
     later = runtime.execute(runtime.workflows["greet"])
     for execution in (running, later):
         execution.wait_for_callback().send({})
@@ -68,7 +69,8 @@ def test_a_file_replaced_by_rename_is_seen_even_with_the_same_size_and_times(run
     replacement.write_text(greeting("howdy"))  # same length as "hello"
     os.utime(replacement, ns=(before.st_atime_ns, before.st_mtime_ns))
     os.replace(replacement, path)
-    assert os.stat(path).st_size == before.st_size and os.stat(path).st_mtime_ns == before.st_mtime_ns
+    assert os.stat(path).st_size == before.st_size
+    assert os.stat(path).st_mtime_ns == before.st_mtime_ns
     assert [kind for kind, _, _ in watcher.poll()] == ["deployed"]
     execution = runtime.execute(runtime.workflows["greet"])
     execution.wait_for_callback().send({})
@@ -96,7 +98,9 @@ def test_a_file_that_no_longer_deploys_keeps_the_last_good_revision_and_its_erro
     path.write_text(BROKEN)
     ((kind, name, error),) = watcher.poll()
     assert (kind, name) == ("failed", "greet")
-    assert error.startswith(f"{path}:4:15: ") and "no.such.function" in error and "(step main/first)" in error
+    assert error.startswith(f"{path}:4:15: ")
+    assert "no.such.function" in error
+    assert "(step main/first)" in error
     assert runtime.workflows["greet"] is good  # still serving
     assert watcher.errors() == {"greet": error}
     path.write_text(greeting("fixed"))
