@@ -352,14 +352,15 @@ def _clock_bar(emulator: Emulator, back: str) -> str:
     seconds = '<input type="number" name="seconds" value="60" min="0" step="any" aria-label="seconds"> '
     return ('<div class="clock">'
             f'<span>virtual now <code id="now">{now}</code> · {timers} timer(s)</span>'
-            + button("advance", "Advance s", seconds) + button("next", "Next timer") + button("idle", "Run until idle")
+            + button("advance", "Advance", seconds + "s ") + button("next", "Next timer")
+            + button("idle", "Run until idle")
             + button(auto[1], auto[2]) + "</div>")
 
 
 def _document(emulator: Emulator, title: str, body: str, back: str) -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{escape(title)}</title><style>{_CSS}</style></head>"
+            f"<title>{escape(title)}</title><link rel=\"icon\" href=\"data:,\"><style>{_CSS}</style></head>"
             f'<body data-version="{escape(version(emulator))}">'
             f'<header class="bar"><a href="/ui/">wfcallbacks emulator</a>'
             f'<span class="muted" style="color:#d0d7de">{escape(emulator.runtime.base_url)}</span>'
