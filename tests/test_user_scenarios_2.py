@@ -26,8 +26,9 @@ import pytest
 from pytest_wfcallbacks import EventKind, WorkflowRuntime, WorkflowSyntaxError, assert_callback_response
 from pytest_wfcallbacks.cli import main
 
+from .conftest import official_samples
+
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT.parent / "shared" / "samples" / "official"
 PARENT = "/v1/projects/test-project/locations/us-central1"
 TIMEOUT = 30
 
@@ -321,7 +322,7 @@ def test_children_started_by_connectors_await_their_own_callbacks(workflow_runti
 
 # ------------------------------------------------------------------ deploy errors in broken official samples
 def _sample(name: str) -> str:
-    return (SAMPLES / f"{name}.workflows.yaml").read_text()
+    return (official_samples() / f"{name}.workflows.yaml").read_text()
 
 
 BROKEN = [
@@ -348,6 +349,7 @@ BROKEN = [
 ]
 
 
+@pytest.mark.official_samples
 @pytest.mark.parametrize(("sample", "old", "new", "message", "hint"), BROKEN,
                          ids=[f"{b[0]}-{i}" for i, b in enumerate(BROKEN)])
 def test_broken_official_samples_fail_at_deploy_with_the_line_and_a_fix(
