@@ -1,4 +1,4 @@
-"""Connector calls: fakes on ``workflow_runtime.connectors`` and child executions (LANGUAGE.md §4.14-§4.15).
+"""Connector calls: fakes on ``workflow_runtime.connectors`` and child executions (docs/semantics.md §4.14-§4.15).
 
 The first part runs the official connector samples with fakes, as a user testing
 them would; the rest covers the registry, errors, timing and the teardown report.

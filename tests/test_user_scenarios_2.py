@@ -94,7 +94,7 @@ def _serve_client_flow(http: httpx.Client, base: str) -> None:
         callbacks = http.get(f"/v1/{name}/callbacks").json()["callbacks"]
         time.sleep(0.02)
     (callback,) = callbacks
-    # LANGUAGE.md §6.3: name with singular `callback`, waiters an int64 as a string, payload list.
+    # docs/semantics.md §6.3: name with singular `callback`, waiters an int64 as a string, payload list.
     assert set(callback) == {"name", "method", "waiters", "availablePayloads"}
     assert "/callback/" in callback["name"]
     assert callback["method"] == "GET"
@@ -263,7 +263,7 @@ def test_two_branches_on_one_endpoint_get_each_payload_once_under_any_seed(workf
         got = execution.result()
         assert sorted(got.values()) == [1, 2]
         assert set(got) == {"legal", "finance"}
-        # The first request goes to the await_callback call made first (DECISIONS.md #1), whatever
+        # The first request goes to the await_callback call made first (docs/decisions.md #1), whatever
         # order the branches entered their steps in.
         first = next(h.step for h in execution.history if h.kind is EventKind.CALLBACK_AWAITED)
         assert first is not None
