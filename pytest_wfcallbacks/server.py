@@ -325,6 +325,7 @@ class _CallbackRequestHandler(WSGIRequestHandler):
                 self.send_error(head.status, head.message)
             return
         self.send_error(head.status, head.message)
+        self._drain_before_close()  # the client may still be sending: let it read the answer, not a reset
 
     def _serve_standard(self, head: bytes | None) -> None:
         """http.server's parsing and werkzeug's WSGI call; ``head``: header bytes already read from the socket."""
