@@ -572,6 +572,9 @@ class WorkflowServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError(f"the callback server binds loopback only, not {host!r}")
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            # The socket layer would take 70000 modulo 65536 and listen on 4464 without a word.
+            raise ValueError(f"port {port!r} is not a TCP port: use 0 to 65535 (0 picks a free one)")
         self._executions: dict[str, weakref.ref[WorkflowRuntime]] = {}
         self._runtimes: weakref.WeakSet[WorkflowRuntime] = weakref.WeakSet()
         self._lock = threading.Lock()
@@ -602,8 +605,9 @@ class WorkflowServer:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        return f"http://{self.host}:{self.port}"
+        """``http://127.0.0.1:<port>`` (an IPv6 host in brackets: ``http://[::1]:<port>``)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     # ------------------------------------------------------------------ registry
     def register_execution(self, execution_id: str, runtime: WorkflowRuntime) -> bool:

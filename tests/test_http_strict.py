@@ -12,11 +12,12 @@ import json
 import socket
 import threading
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from pytest_wfcallbacks import SlotState, WorkflowRuntime, server
+from pytest_wfcallbacks import SlotState, WorkflowRuntime, WorkflowServer, server
 from tests.test_server import error_of, raw_exchange, start, still_serves
 
 CASES = {
@@ -212,3 +213,43 @@ def test_many_senders_and_abuse_lose_nothing_and_never_500(workflow_runtime: Wor
     assert all(400 <= s < 500 for s in abuse_status), abuse_status
     workflow_runtime.check()  # no server error was recorded
     assert workflow_runtime.run("main:\n  steps:\n    - r:\n        return: 1\n").value == 1
+
+
+# ---------------------------------------------------------------- hosts, ports, callback_auth
+def test_ipv6_loopback_gives_bracketed_urls_that_work() -> None:
+    with WorkflowServer(host="::1") as ipv6, WorkflowRuntime(server=ipv6) as runtime:
+        assert ipv6.base_url == f"http://[::1]:{ipv6.port}"
+        execution, callback = start(runtime)
+        assert callback.url.startswith(f"http://[::1]:{ipv6.port}/v1/projects/")
+        assert callback.send({"over": "ipv6"}).status_code == 200
+        assert execution.result()["body"] == {"over": "ipv6"}
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 70000])
+def test_ports_outside_the_tcp_range_are_refused(port: int) -> None:
+    with pytest.raises(ValueError, match=f"port {port} is not a TCP port: use 0 to 65535"):
+        WorkflowServer(port=port)
+
+
+CANCELLED_BY_AUTH: list[Any] = []
+
+
+def cancel_then_allow(headers: dict[str, str]) -> bool:
+    for execution in CANCELLED_BY_AUTH:
+        execution.cancel()
+    return True
+
+
+@pytest.mark.workflow_runtime(callback_auth=cancel_then_allow)
+def test_callback_auth_that_cancels_the_execution_gets_404_not_stored(workflow_runtime: WorkflowRuntime) -> None:
+    execution, callback = start(workflow_runtime)
+    CANCELLED_BY_AUTH[:] = [execution]
+    try:
+        response = callback.send({"late": True})
+    finally:
+        CANCELLED_BY_AUTH.clear()
+    assert response.status_code == 404
+    assert "CANCELLED" in response.json()["error"]["message"]
+    assert execution.state == "CANCELLED"
+    assert callback.slot_state is SlotState.CLOSED
+    assert [r.outcome for r in callback.requests] == ["not-found"]
