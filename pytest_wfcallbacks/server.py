@@ -126,6 +126,76 @@ class _CountingInput(io.RawIOBase):
         return data
 
 
+class _DeadlineReader:
+    """The connection's buffered reader, failing with TimeoutError once ``deadline`` (monotonic) has passed.
+
+    Each method makes at most one socket read per turn, with the socket's timeout set to
+    the time left, so the whole body takes at most `BODY_TIMEOUT` however a sender trickles
+    it: a callback request holds its runtime's clock still while its body is read.
+    """
+
+    def __init__(self, rfile: Any, sock: Any, deadline: float) -> None:
+        self._rfile = rfile
+        self._socket = sock
+        self._deadline = deadline
+
+    def _arm(self) -> None:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._late()
+        self._socket.settimeout(remaining)
+
+    @staticmethod
+    def _late() -> TimeoutError:
+        return TimeoutError(f"the request body did not arrive within {BODY_TIMEOUT:g} s of its headers")
+
+    def read1(self, size: int = -1) -> bytes:
+        self._arm()
+        try:
+            data: bytes = self._rfile.read1(size)
+        except TimeoutError:
+            raise self._late() from None
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        parts: list[bytes] = []
+        got = 0
+        while size is None or size < 0 or got < size:
+            data = self.read1(65536 if size is None or size < 0 else size - got)
+            if not data:
+                break
+            parts.append(data)
+            got += len(data)
+        return b"".join(parts)
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        parts: list[bytes] = []
+        got = 0
+        limit = -1 if size is None else size
+        while limit < 0 or got < limit:
+            self._arm()
+            try:
+                peeked: bytes = self._rfile.peek(1)  # at most one socket read
+            except TimeoutError:
+                raise self._late() from None
+            if not peeked:
+                break
+            span = len(peeked) if limit < 0 else min(len(peeked), limit - got)
+            newline = peeked.find(b"\n", 0, span)
+            take = newline + 1 if newline >= 0 else span
+            parts.append(self._rfile.read(take))  # served from the buffer
+            got += take
+            if newline >= 0:
+                break
+        return b"".join(parts)
+
+
 #: [second, "Server: ...\r\nDate: ...\r\n"]: the Date header changes once per second.
 _DATE_CACHE: list[object] = [-1, b""]
 
@@ -397,7 +467,12 @@ class _CallbackRequestHandler(WSGIRequestHandler):
             self.close_connection = True
         # "Expect: 100-continue" is answered by http.server's parse_request (handle_expect_100)
         # before this runs; writing it here as well sent it twice.
-        environ = self.make_environ()
+        rfile = self.rfile
+        self.rfile = _DeadlineReader(rfile, self.connection, time.monotonic() + BODY_TIMEOUT)
+        try:
+            environ = self.make_environ()  # wsgi.input reads through the deadline
+        finally:
+            self.rfile = rfile
         counted = _CountingInput(environ["wsgi.input"])
         environ["wsgi.input"] = counted
         captured: dict[str, Any] = {}

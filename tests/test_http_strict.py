@@ -253,3 +253,28 @@ def test_callback_auth_that_cancels_the_execution_gets_404_not_stored(workflow_r
     assert execution.state == "CANCELLED"
     assert callback.slot_state is SlotState.CLOSED
     assert [r.outcome for r in callback.requests] == ["not-found"]
+
+
+def test_a_trickling_chunked_body_is_cut_off_in_bounded_time(workflow_runtime: WorkflowRuntime,
+                                                             short_body_timeout: float) -> None:
+    execution, callback = start(workflow_runtime)
+    parts = urlsplit(callback.url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(f"POST {parts.path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".encode())
+        answer = b""
+        for _ in range(40):  # one byte every 50 ms: each read is quick, the whole body never comes
+            try:
+                sock.sendall(b"1\r\na\r\n")
+            except OSError:
+                break
+            sock.settimeout(0.05)
+            try:
+                answer += sock.recv(65536)
+            except TimeoutError:
+                continue
+            if answer:
+                break
+    assert answer.startswith(b"HTTP/1.1 400")
+    assert "did not arrive" in error_of(answer.partition(b"\r\n\r\n")[2])["message"]
+    assert callback.slot_state is SlotState.WAITING
+    still_serves(workflow_runtime, execution, callback)
