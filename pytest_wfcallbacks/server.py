@@ -55,7 +55,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
@@ -468,7 +468,8 @@ class _CallbackRequestHandler(WSGIRequestHandler):
         # "Expect: 100-continue" is answered by http.server's parse_request (handle_expect_100)
         # before this runs; writing it here as well sent it twice.
         rfile = self.rfile
-        self.rfile = _DeadlineReader(rfile, self.connection, time.monotonic() + BODY_TIMEOUT)
+        # Duck-typed: make_environ only hands self.rfile to werkzeug's readers as wsgi.input.
+        self.rfile = cast("Any", _DeadlineReader(rfile, self.connection, time.monotonic() + BODY_TIMEOUT))
         try:
             environ = self.make_environ()  # wsgi.input reads through the deadline
         finally:
