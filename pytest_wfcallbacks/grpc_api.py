@@ -133,6 +133,8 @@ class GrpcServer:
     """A gRPC server on 127.0.0.1 serving the Executions service for the runtimes of a `WorkflowServer`."""
 
     def __init__(self, server: WorkflowServer, port: int = 0, *, max_workers: int = 4) -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port {port!r} is not a TCP port: use 0 to 65535 (0 picks a free one)")
         service = _Executions(server)
         handler = grpc.method_handlers_generic_handler(SERVICE, {
             "CreateExecution": _unary(service.create, types.CreateExecutionRequest, types.Execution),

@@ -229,3 +229,11 @@ def test_grpc_mistakes_are_invalid_argument_or_not_found(workflow_runtime: Workf
     with pytest.raises(InvalidArgument):
         grpc_client.create_execution(parent=parent, execution=Execution(argument=deep))
     workflow_runtime.check()
+
+
+@pytest.mark.parametrize("port", [-1, 70000])
+def test_grpc_port_outside_the_tcp_range_is_refused(workflow_server: Any, port: int) -> None:
+    from pytest_wfcallbacks.grpc_api import serve_grpc
+
+    with pytest.raises(ValueError, match="is not a TCP port"):
+        serve_grpc(workflow_server, port)
