@@ -244,6 +244,8 @@ class _BodyReader:
             return RequestBody(too_large=f"{length} bytes")
         try:
             data = self._read_within(length, BODY_TIMEOUT)
+            if self._socket is not None:
+                self._socket.settimeout(_CallbackRequestHandler.timeout)  # back to the idle keep-alive timeout
         except TimeoutError:
             return RequestBody(broken=f"the request body did not arrive within {BODY_TIMEOUT:g} s of its headers "
                                       f"(Content-Length {length}); send the body with the headers")
@@ -350,7 +352,6 @@ class _CallbackRequestHandler(WSGIRequestHandler):
         and werkzeug.
         """
         try:
-            self.connection.settimeout(self.timeout)  # idle keep-alive: the long timeout
             line = self.rfile.readline(MAX_LINE + 1)
             if len(line) > MAX_LINE:
                 self.raw_requestline = line
@@ -367,7 +368,6 @@ class _CallbackRequestHandler(WSGIRequestHandler):
             if len(words) != 3:  # HTTP/0.9 or garbage: http.server's own answers
                 self._serve_standard(None)
                 return
-            self.connection.settimeout(BODY_TIMEOUT)  # the rest of the request must follow promptly
             head = read_head(self.rfile, line)
             if isinstance(head, HeadError):
                 self._refuse_head(head)
@@ -411,6 +411,7 @@ class _CallbackRequestHandler(WSGIRequestHandler):
         if ok:
             self.run_wsgi()
             self.wfile.flush()
+            self.connection.settimeout(self.timeout)  # the body deadline shortened it: idle keep-alive again
 
     def _serve_callback(self, words: list[bytes], target: str, match: re.Match[str], head: Head) -> None:
         command = words[0].decode("ascii")
