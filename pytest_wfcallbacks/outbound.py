@@ -34,6 +34,7 @@ import httpx
 import respx
 from respx.models import AllMockedAssertionError, PassThrough
 
+from . import loopback
 from .errors import WorkflowError, type_error, wf_error
 from .history import EventKind
 from .values import json_decode, json_encode, to_string, type_name
@@ -117,6 +118,9 @@ class _RouterTransport(httpx.BaseTransport):
                                               "reach a real service") from None
 
     def _real(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme == "http":
+            # The plugin's loopback transport: no TLS set-up, and no respx mock of the test sees it.
+            return loopback.transport().handle_request(request)
         # A fresh transport per request: nothing to close when the runtime ends.
         with httpx.HTTPTransport() as transport:
             response = transport.handle_request(request)
@@ -149,7 +153,8 @@ class OutboundHttp:
         self.unmocked_calls: list[UnmockedCall] = []
         #: Side effects that raised something other than an httpx error (bugs in the test's mocks).
         self.mock_errors: list[str] = []
-        self._client = httpx.Client(transport=_RouterTransport(self), follow_redirects=True, trust_env=False)
+        # OwnClient: a test's respx.mock(using="httpx") must not take the workflows' calls from the router.
+        self._client = loopback.OwnClient(transport=_RouterTransport(self), follow_redirects=True, trust_env=False)
 
     def close(self) -> None:
         """Close the client the workflows' requests go through."""

@@ -14,7 +14,6 @@ import asyncio
 import enum
 import functools
 import os
-import threading
 import weakref
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from . import loopback
 from .callbacks import Callback, Endpoint, Waiter
 from .clock import NS, VirtualClock, datetime_to_ns, ns_to_datetime, seconds_to_ns
 from .connectors import ConnectorRegistry
@@ -525,8 +525,6 @@ class WorkflowRuntime:
         self._probe_internal_errors: list[BaseException] = []
         self._http = OutboundHttp(self)
         self.connectors = ConnectorRegistry(self)  # fakes for `googleapis.*` calls; see connectors.py
-        self._client: httpx.Client | None = None
-        self._client_lock = threading.Lock()
         self._log_listeners: list[Callable[[Execution, LogEntry], None]] = []
         self._deploy_counter = 0
         from .api import attach
@@ -751,10 +749,9 @@ class WorkflowRuntime:
                 self._cancel(execution)
         self._closed = True
         self._server.unregister_runtime(self)
-        if self._client is not None:
-            self._client.close()
         self._http.close()
         if self._own_server:
+            loopback.forget_server(self.base_url)
             self._server.close()
 
     def __enter__(self) -> WorkflowRuntime:
@@ -868,10 +865,8 @@ class WorkflowRuntime:
         return self.connectors.dispatch(th, target, args)
 
     def _http_client(self) -> httpx.Client:
-        with self._client_lock:
-            if self._client is None:
-                self._client = httpx.Client(timeout=30.0, trust_env=False)
-            return self._client
+        # One shared keep-alive client for loopback, immune to the test's own respx mocks (loopback.py).
+        return loopback.client()
 
     def _send_http(self, args: dict[str, Any]) -> httpx.Response:
         return self._http_client().request(**args)
