@@ -27,7 +27,8 @@ from . import loopback
 from .callbacks import Callback, Endpoint, Waiter
 from .clock import NS, VirtualClock, datetime_to_ns, ns_to_datetime, seconds_to_ns
 from .connectors import ConnectorRegistry
-from .definition import Definition, build_definition
+from .definition import Definition
+from .deploy_cache import deploy_definition
 from .errors import (
     DeadlockError,
     ExecutionCancelled,
@@ -46,7 +47,7 @@ from .interpreter.scheduler import Kernel
 from .interpreter.threads import BLOCK, BranchAborted, MemoryMeter, Scope, ThreadState, WorkflowThread
 from .outbound import OutboundHttp
 from .settings import SETTING_NAMES, Settings, make_settings
-from .source import load_source, looks_like_path
+from .source import looks_like_path
 from .stdlib import load_all
 from .values import copy_value, from_python, json_decode, json_encode, json_or_repr, value_size
 
@@ -550,8 +551,8 @@ class WorkflowRuntime:
 
     def deploy(self, source: Any, *, name: str | None = None, env: dict[str, str] | None = None) -> Workflow:
         """Validate a definition like a deploy does; raises WorkflowSyntaxError with file, line, column, step."""
-        loaded = load_source(source)
-        definition = build_definition(loaded, self._registry, self.settings.limits)
+        # Cached across runtimes on (file, text, limits): an unchanged file is not parsed again.
+        definition = deploy_definition(source, self._registry, self.settings.limits)
         if name is None:
             if looks_like_path(source):
                 base = Path(os.fspath(source)).name
