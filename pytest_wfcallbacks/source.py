@@ -237,11 +237,26 @@ def _mark(node: yaml.Node) -> Mark:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+def _enter(loader: Any, node: yaml.Node) -> int:
+    """One collection deeper while constructing: the height bound of the libyaml path (no recursion past it).
+
+    A collection at depth d with items makes the tree at least d + 1 high, as the pure
+    loader's composer counts. An error here ends the construction; the failed value is
+    never used (the pure loader then reads the text and reports the problem).
+    """
+    depth: int = getattr(loader, "_wf_construct_depth", 0) + 1
+    if depth + (1 if node.value else 0) > MAX_NESTING:
+        raise WorkflowSyntaxError(_too_deep(), _location(getattr(loader, "_wf_file", "<workflow>"), node.start_mark))
+    loader._wf_construct_depth = depth
+    return depth
+
+
 def _construct_mapping(loader: Any, node: yaml.MappingNode) -> Any:
     result = MarkedDict()
     result.start = _mark(node)
     yield result
     loader.flatten_mapping(node)
+    depth = _enter(loader, node)
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, str):
@@ -256,15 +271,18 @@ def _construct_mapping(loader: Any, node: yaml.MappingNode) -> Any:
         result[key] = loader.construct_object(value_node, deep=True)
         result.key_marks[key] = _mark(key_node)
         result.value_marks[key] = _mark(value_node)
+    loader._wf_construct_depth = depth - 1
 
 
 def _construct_sequence(loader: Any, node: yaml.SequenceNode) -> Any:
     result = MarkedList()
     result.start = _mark(node)
     yield result
+    depth = _enter(loader, node)
     for item in node.value:
         result.append(loader.construct_object(item, deep=True))
         result.item_marks.append(_mark(item))
+    loader._wf_construct_depth = depth - 1
 
 
 _CParser: Any
@@ -354,9 +372,12 @@ def _parse_fast(text: str, file: str) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        size, height = measure_node_graph(node)
-        if size < 0 or size > SOURCE_SIZE_LIMIT + 2 * len(text) or height > MAX_NESTING:
-            return _FALLBACK
+        if "&" in text:
+            # Anchors, so maybe aliases: measure what they expand to (and the height through them).
+            size, height = measure_node_graph(node)
+            if size < 0 or size > SOURCE_SIZE_LIMIT + 2 * len(text) or height > MAX_NESTING:
+                return _FALLBACK
+        # Without aliases the constructors bound the height themselves (_enter).
         return loader.construct_document(node)
     except (yaml.YAMLError, WorkflowSyntaxError, RecursionError, ValueError, TypeError, OverflowError):
         return _FALLBACK

@@ -226,3 +226,15 @@ def test_any_text_deploys_or_raises_workflow_syntax_error(workflow_runtime: Work
         # Deploys, or says why with a WorkflowSyntaxError; anything else fails the test.
         with contextlib.suppress(WorkflowSyntaxError):
             workflow_runtime.deploy(candidate)
+
+
+@pytest.mark.parametrize("style", ["flow", "block"])
+def test_both_paths_draw_the_nesting_bound_at_the_same_place(yaml_path: str, style: str) -> None:
+    def nested(lists: int) -> str:  # a tree `lists + 1` high: the lists and the scalar inside
+        if style == "flow":
+            return "[" * lists + "1" + "]" * lists
+        return "".join("  " * i + "-\n" for i in range(lists - 1)) + "  " * (lists - 1) + "- 1\n"
+
+    assert source.parse_text(nested(MAX_NESTING - 1)) is not None
+    with pytest.raises(WorkflowSyntaxError, match="levels deep"):
+        source.parse_text(nested(MAX_NESTING))
