@@ -147,18 +147,38 @@ class OutboundHttp:
 
     def __init__(self, runtime: WorkflowRuntime) -> None:
         self.runtime = runtime
-        #: The respx router exposed as `WorkflowRuntime.http`.
-        self.router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
+        # The router and the client are built on first use: the router's mocks were most of
+        # the cost of creating a runtime, and many tests never make an http.* call.
+        self._router: respx.MockRouter | None = None
+        self._own_client: httpx.Client | None = None
         #: Every request no mock answered, in order.
         self.unmocked_calls: list[UnmockedCall] = []
         #: Side effects that raised something other than an httpx error (bugs in the test's mocks).
         self.mock_errors: list[str] = []
-        # OwnClient: a test's respx.mock(using="httpx") must not take the workflows' calls from the router.
-        self._client = loopback.OwnClient(transport=_RouterTransport(self), follow_redirects=True, trust_env=False)
+
+    @property
+    def router(self) -> respx.MockRouter:
+        """The respx router exposed as `WorkflowRuntime.http`."""
+        if self._router is None:
+            self._router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
+        return self._router
+
+    @router.setter
+    def router(self, router: respx.MockRouter) -> None:
+        self._router = router
+
+    @property
+    def _client(self) -> httpx.Client:
+        if self._own_client is None:
+            # OwnClient: a test's respx.mock(using="httpx") must not take the workflows' calls from the router.
+            self._own_client = loopback.OwnClient(transport=_RouterTransport(self), follow_redirects=True,
+                                                  trust_env=False)
+        return self._own_client
 
     def close(self) -> None:
         """Close the client the workflows' requests go through."""
-        self._client.close()
+        if self._own_client is not None:
+            self._own_client.close()
 
     @property
     def unmocked(self) -> list[str]:
