@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import ipaddress
+import socket
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -32,6 +33,9 @@ import httpx
 MAX_IDLE_PER_ORIGIN = 8
 MAX_ORIGINS = 8
 _TIMEOUT = 30.0
+#: httpcore writes the headers and the body separately: without TCP_NODELAY, Nagle's
+#: algorithm and delayed ACKs can hold the body back for tens of milliseconds.
+_SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 _ERRORS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
     (httpcore.ConnectTimeout, httpx.ConnectTimeout),
@@ -105,7 +109,8 @@ class LoopbackTransport(httpx.BaseTransport):
                     return connection
                 connection.close()
         host = origin.host.decode("ascii").strip("[]")
-        stream = self._backend.connect_tcp(host, origin.port, timeout=connect_timeout)
+        stream = self._backend.connect_tcp(host, origin.port, timeout=connect_timeout,
+                                          socket_options=_SOCKET_OPTIONS)
         return httpcore.HTTP11Connection(origin, stream)
 
     def _release(self, origin: httpcore.Origin, connection: httpcore.HTTP11Connection) -> None:
@@ -179,7 +184,8 @@ class AsyncLoopbackTransport(httpx.AsyncBaseTransport):
         host = origin.host.decode("ascii").strip("[]")
         try:
             stream = await httpcore.AnyIOBackend().connect_tcp(host, origin.port,
-                                                               timeout=core.extensions["timeout"].get("connect"))
+                                                               timeout=core.extensions["timeout"].get("connect"),
+                                                               socket_options=_SOCKET_OPTIONS)
             connection = httpcore.AsyncHTTP11Connection(origin, stream)
             try:
                 response = await connection.handle_async_request(core)
