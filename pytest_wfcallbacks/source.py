@@ -64,7 +64,7 @@ _Resolver.add_implicit_resolver(
 )
 
 
-#: The service's source size limit (LANGUAGE.md, quotas: "Source size 128 KB"). YAML aliases
+#: The service's source size limit (docs/semantics.md, quotas: "Source size 128 KB"). YAML aliases
 #: may not make a definition expand past it: a few lines of nested anchors can otherwise
 #: stand for billions of values (a 481-byte file took 24 s to deploy).
 SOURCE_SIZE_LIMIT = 128 * 1024
