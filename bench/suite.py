@@ -21,7 +21,7 @@ emptied before each pass) and the time of deploying an unchanged file again.
 
 Usage::
 
-    python bench/suite.py [--count 300] [--rounds 3] [--samples ../shared/samples/official]
+    python bench/suite.py [--count 300] [--rounds 3] [--samples DIR-OF-workflows-samples]
 
 Targets (issue 15): callback marginal cost <= 3 ms and <= the httpserver test's;
 fixture within 0.5 ms of the floor; cold deploy >= 5x 0.1's ~300 KiB/s (1,500 KiB/s);
