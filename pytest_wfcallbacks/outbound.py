@@ -4,7 +4,7 @@ The router (`WorkflowRuntime.http`) is consulted only for requests the
 interpreter makes, through a transport of its own: nothing is patched, so the
 test's own httpx calls (to the callback server or anywhere else) never see it.
 
-What a request becomes, as the workflow sees it (LANGUAGE.md §4.3, DECISIONS.md #16):
+What a request becomes, as the workflow sees it (docs/semantics.md §4.3, docs/decisions.md #16):
 
 * a route's response -> ``{code, headers, body}``; status >= 400 raises
   ``HttpError`` with ``code``, ``headers``, ``body``, ``message`` and ``tags``;
@@ -34,6 +34,7 @@ import httpx
 import respx
 from respx.models import AllMockedAssertionError, PassThrough
 
+from . import loopback
 from .errors import WorkflowError, type_error, wf_error
 from .history import EventKind
 from .values import json_decode, json_encode, to_string, type_name
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
 #: The bearer token a request made with ``auth`` carries: ``Authorization: Bearer <FAKE_TOKEN>``.
 FAKE_TOKEN = "fake-token-from-pytest-wfcallbacks"
-#: The largest response body the service hands to a workflow (LANGUAGE.md §7); bigger -> ResourceLimitError.
+#: The largest response body the service hands to a workflow (docs/semantics.md §7); bigger -> ResourceLimitError.
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 #: The ``User-Agent`` of outbound requests unless the workflow sets one.
 USER_AGENT = "GoogleCloudWorkflows; (+https://cloud.google.com/workflows/docs/) pytest-wfcallbacks"
@@ -117,6 +118,9 @@ class _RouterTransport(httpx.BaseTransport):
                                               "reach a real service") from None
 
     def _real(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme == "http":
+            # The plugin's loopback transport: no TLS set-up, and no respx mock of the test sees it.
+            return loopback.transport().handle_request(request)
         # A fresh transport per request: nothing to close when the runtime ends.
         with httpx.HTTPTransport() as transport:
             response = transport.handle_request(request)
@@ -143,17 +147,42 @@ class OutboundHttp:
 
     def __init__(self, runtime: WorkflowRuntime) -> None:
         self.runtime = runtime
-        #: The respx router exposed as `WorkflowRuntime.http`.
-        self.router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
+        # The router and the client are built on first use: the router's mocks were most of
+        # the cost of creating a runtime, and many tests never make an http.* call.
+        self._router: respx.MockRouter | None = None
+        self._own_client: httpx.Client | None = None
         #: Every request no mock answered, in order.
         self.unmocked_calls: list[UnmockedCall] = []
+        #: The error message of an unmocked call (``str.format`` fields: method, url, detail, verb, bare);
+        #: the command line, where no test can add a mock, sets its own.
+        self.unmocked_advice = ("no mock answers {method} {url} ({detail}): add a route, e.g. "
+                                "workflow_runtime.http.{verb}({bare!r}).respond(200, json=...)")
         #: Side effects that raised something other than an httpx error (bugs in the test's mocks).
         self.mock_errors: list[str] = []
-        self._client = httpx.Client(transport=_RouterTransport(self), follow_redirects=True, trust_env=False)
+
+    @property
+    def router(self) -> respx.MockRouter:
+        """The respx router exposed as `WorkflowRuntime.http`."""
+        if self._router is None:
+            self._router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
+        return self._router
+
+    @router.setter
+    def router(self, router: respx.MockRouter) -> None:
+        self._router = router
+
+    @property
+    def _client(self) -> httpx.Client:
+        if self._own_client is None:
+            # OwnClient: a test's respx.mock(using="httpx") must not take the workflows' calls from the router.
+            self._own_client = loopback.OwnClient(transport=_RouterTransport(self), follow_redirects=True,
+                                                  trust_env=False)
+        return self._own_client
 
     def close(self) -> None:
         """Close the client the workflows' requests go through."""
-        self._client.close()
+        if self._own_client is not None:
+            self._own_client.close()
 
     @property
     def unmocked(self) -> list[str]:
@@ -210,11 +239,9 @@ class OutboundHttp:
         except _Unmocked as exc:
             self.unmocked_calls.append(UnmockedCall(method, exc.url, execution.id, th.step_name(),
                                                     self.runtime.clock.now_ns))
-            raise wf_error(
-                "ConnectionFailedError",
-                f"no mock answers {method} {exc.url} ({exc.detail}): add a route, e.g. "
-                f"workflow_runtime.http.{method.lower()}({_without_query(exc.url)!r}).respond(200, json=...)",
-            ) from None
+            raise wf_error("ConnectionFailedError", self.unmocked_advice.format(
+                method=method, url=exc.url, detail=exc.detail, verb=method.lower(), bare=_without_query(exc.url),
+            )) from None
         except httpx.TimeoutException as exc:
             # The service waited the whole timeout before giving up: so does the virtual clock.
             yield from th.sleep(timeout)
@@ -294,7 +321,7 @@ def decode_response_body(content: bytes, content_type: str | None) -> Any:
         try:
             return json_decode(text, wide_ints_as_doubles=True)
         except Exception:
-            return text  # invalid JSON: the raw text, as for callback bodies (DECISIONS.md #9)
+            return text  # invalid JSON: the raw text, as for callback bodies (docs/decisions.md #9)
     if media.startswith("text/"):
         try:
             return content.decode(charset)
@@ -329,7 +356,7 @@ def with_query(url: str, params: list[tuple[str, str]]) -> httpx.URL:
 
 
 def encode_body(body: Any, content_type: str | None) -> tuple[bytes, str]:
-    """Bytes to send and the Content-Type to add when the workflow set none (LANGUAGE.md §4.3).
+    """Bytes to send and the Content-Type to add when the workflow set none (docs/semantics.md §4.3).
 
     Without a Content-Type, bytes go as ``application/octet-stream`` and every
     other value as JSON (``application/json; charset=utf-8``). With one, JSON
