@@ -7,8 +7,8 @@ Paths (JSON bodies, Google's error envelope on mistakes)::
     POST /emulator/v1/clock:setAutoAdvance      {"enabled": bool} -> the clock
     POST /emulator/v1/executions:runUntilIdle   {} -> the clock
 
-The interpreter never runs on the server's threads (DESIGN.md, "Rules that keep it
-honest"), and moving the clock runs the threads each instant wakes. So a control
+The interpreter never runs on the server's threads (a callback request only fills
+a slot; see `pytest_wfcallbacks.server`), and moving the clock runs the threads each instant wakes. So a control
 request only *queues* its work; the serve loop runs it on its own thread at its next
 turn (it is woken at once) and the request answers when that work is done, with
 every execution as far as it can go without moving time again. The answer is
