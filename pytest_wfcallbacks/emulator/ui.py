@@ -238,7 +238,8 @@ def _report_body(execution: Execution) -> str:
     if min(style_start, style_end, body_start, body_end) < 0:
         return _fallback_report(execution)
     style = document[style_start + 7:style_end].replace("body {", ".report {").replace("body{", ".report{")
-    return f"<style>{style}</style>{document[body_start + 6:body_end]}"
+    # The report's page margins would indent it inside this page's own.
+    return f"<style>{style}\n.report {{ margin: 24px 0 0; }}</style>{document[body_start + 6:body_end]}"
 
 
 def _render_report(execution: Execution) -> str | None:
