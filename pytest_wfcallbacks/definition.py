@@ -388,7 +388,7 @@ def _expression_connector(name: str, params: tuple[str, ...]) -> Callable[..., A
     """A connector helper callable inside an expression: answered by the runtime's connector fakes."""
 
     def call(th: Any, *args: Any) -> Any:
-        return th.execution._runtime.connectors.dispatch_now(th, name, dict(zip(params, args, strict=False)))
+        return th.host.call_connector_now(th, name, dict(zip(params, args, strict=False)))
 
     return call
 

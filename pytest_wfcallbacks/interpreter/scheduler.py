@@ -34,13 +34,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..clock import NS, VirtualClock, ns_to_datetime
 from ..errors import DeadlockError, WorkflowError, internal_error, wf_error
-from ..history import EventKind, event
+from ..history import EventKind
 from ..settings import Settings
 from .threads import BLOCK, PREEMPT, BranchAborted, Scope, ThreadState, WorkflowThread
 
 if TYPE_CHECKING:
-    from ..runtime import Execution
     from .engine import Engine
+    from .host import ExecutionHost
 
 
 class Join:
@@ -192,7 +192,7 @@ class Kernel:
             raise wf_error("ParallelNestingError",
                            f"parallel steps nested {nesting} deep; at most {max_nesting} levels are allowed")
         join = Join(parent, step, limit, step.continue_all)
-        execution = parent.execution
+        execution = parent.host
         with self.lock:
             for position, (label, branch_id, block, scope) in enumerate(specs):
                 thread = WorkflowThread(self, execution, label=label, branch_id=branch_id, scope=scope,
@@ -221,7 +221,7 @@ class Kernel:
 
     def admit(self, join: Join) -> None:
         """Start queued branches while the step's and the execution's limits allow (under the lock)."""
-        execution = join.parent.execution
+        execution = join.parent.host
         cap = self.settings.limits.concurrent_branches
         key = id(execution)
         while join.queue and not join.aborting:
@@ -236,11 +236,11 @@ class Kernel:
             self.running_branches[key] = self.running_branches.get(key, 0) + 1
             thread.state = ThreadState.RUNNABLE
             self.runnable.append(thread)
-            execution._history.append(event(EventKind.BRANCH_STARTED, self.clock.now_ns, thread.branch_id,
-                                            None, label=thread.label))
+            execution.record.add(EventKind.BRANCH_STARTED, self.clock.now_ns, thread.branch_id, None,
+                                 label=thread.label)
 
     def branch_done(self, join: Join, thread: WorkflowThread, error: BaseException | None) -> None:
-        execution = thread.execution
+        execution = thread.host
         key = id(execution)
         if thread in join.running:
             join.running.remove(thread)
@@ -257,11 +257,11 @@ class Kernel:
         elif error is not None:
             status = "error"
             join.errors.append((thread.branch_key, internal_error(error).value))
-            execution._internal_errors.append(error)
+            execution.record.internal_errors.append(error)
             if not join.aborting:
                 self.abort_join(join)
-        execution._history.append(event(EventKind.BRANCH_ENDED, self.clock.now_ns, thread.branch_id, None,
-                                        label=thread.label, status=status))
+        execution.record.add(EventKind.BRANCH_ENDED, self.clock.now_ns, thread.branch_id, None,
+                             label=thread.label, status=status)
         self.admit(join)
         # Let other parallel steps of this execution waiting at the per-execution cap go on.
         for _ in range(len(self.branch_gate)):
@@ -295,7 +295,7 @@ class Kernel:
                 thread.cleanup()
             self.wake(thread, None, BranchAborted())
 
-    def stop_execution(self, execution: Execution) -> None:
+    def stop_execution(self, execution: ExecutionHost) -> None:
         """An execution ended: stop its other threads and forget them (call under the lock).
 
         A thread whose generator is running right now (the execution was cancelled from a mock
@@ -304,7 +304,7 @@ class Kernel:
         """
         keep: list[WorkflowThread] = []
         for thread in self.threads:
-            if thread.execution is not execution:
+            if thread.host is not execution:
                 keep.append(thread)
                 continue
             if thread.state is ThreadState.DONE:
@@ -320,12 +320,12 @@ class Kernel:
                 try:
                     thread.gen.close()
                 except Exception as exc:  # a finally block failed: keep it for the report
-                    execution._internal_errors.append(exc)
+                    execution.record.internal_errors.append(exc)
             thread.state = ThreadState.DONE
         self.threads = keep
-        self.runnable = deque(t for t in self.runnable if t.execution is not execution)
+        self.runnable = deque(t for t in self.runnable if t.host is not execution)
         self.running_branches.pop(id(execution), None)
-        self.branch_gate = deque(join for join in self.branch_gate if join.parent.execution is not execution)
+        self.branch_gate = deque(join for join in self.branch_gate if join.parent.host is not execution)
 
     # ------------------------------------------------------------------ time
     def advance_clock_to(self, target_ns: int) -> None:
