@@ -5,12 +5,13 @@ seeded id source, an outbound-HTTP mock router, and every execution started on
 it. Callback requests arrive on the shared loopback server's threads and are
 answered by `WorkflowRuntime._handle_callback_request` under the kernel lock;
 everything else runs on the test's thread, inside ``execute`` and the drive
-methods of `Execution`.
+methods of `Execution`. The engine and the effect modules below never see these
+objects: they get the host interface (interpreter/host.py), which hosting.py
+implements for them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import os
 import threading
@@ -41,7 +42,7 @@ from .errors import (
 from .history import EventKind, HistoryEvent
 from .hosting import ExecutionHostImpl, RuntimeHostImpl
 from .interpreter.engine import Engine
-from .interpreter.scheduler import Kernel
+from .interpreter.scheduler import Kernel, drive_async
 from .interpreter.threads import BranchAborted, MemoryMeter, Scope, ThreadState, WorkflowThread
 from .outbound import OutboundHttp
 from .record import ExecutionRecord, LogEntry, ThreadSnapshot
@@ -339,45 +340,9 @@ class Execution:
 
     # ------------------------------------------------------------------ async twins
     async def _drive_async(self, done: Callable[[], bool], what: str) -> None:
-        """The async drive: interpreter work runs in a worker thread so the event loop keeps running.
-
-        Virtual time moves only when nothing in the runtime can run, no callback request is being
-        handled, and the event loop has had turns with nothing happening: when other tasks are
-        alive on the loop (an async service that may be about to send a callback), the drive
-        first waits up to ``async_settle`` wall seconds for activity (a request answered, a
-        thread woken) and does not move time if there was any.
-        """
-        import time as walltime
-
-        kernel = self._runtime._kernel
-        describe = self._runtime.render_state
-        settle = self._runtime.settings.async_settle
-        started = walltime.monotonic()
-        while True:
-            await asyncio.to_thread(kernel.run_until_idle, done)
-            if done():
-                return
-            before = kernel.activity
-            for _ in range(3):
-                await asyncio.sleep(0)
-            if _other_tasks_alive() and settle > 0:
-                # Quiet means: no activity for `settle` wall seconds AND over enough loop turns,
-                # so a task that holds the loop for a while (building an SSL context, say) still
-                # gets its turns before virtual time moves.
-                quiet_from = walltime.monotonic()
-                turns = 0
-                while kernel.activity == before and not kernel.inflight:
-                    await asyncio.sleep(0.002)
-                    turns += 1
-                    if turns >= 10 and walltime.monotonic() - quiet_from >= settle:
-                        break
-            with kernel.lock:
-                quiet = not kernel.runnable and not kernel.inflight and kernel.activity == before
-            if quiet:
-                await asyncio.to_thread(kernel.step_instant, describe, what)
-            elif kernel.inflight:
-                await asyncio.sleep(0.001)
-            kernel.check_budget(started, describe, what)
+        """The async drive (`scheduler.drive_async`): the event loop keeps running while the execution waits."""
+        runtime = self._runtime
+        await drive_async(runtime._kernel, done, runtime.render_state, what, runtime.settings.async_settle)
 
     async def wait_async(self) -> Execution:
         """`wait` that lets the event loop run while the execution waits."""
@@ -817,13 +782,6 @@ class WorkflowRuntime:
 def _action_label(action: Callable[[], Any]) -> str:
     name = getattr(action, "__qualname__", None) or getattr(action, "__name__", None) or repr(action)
     return f"action {name}"
-
-
-def _other_tasks_alive() -> bool:
-    current = asyncio.current_task()
-    return any(task is not current and not task.done() for task in asyncio.all_tasks())
-
-
 
 
 __all__ = [

@@ -25,6 +25,7 @@ drive raises `DeadlockError` with a table of every waiting thread.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time as _walltime
@@ -444,3 +445,45 @@ class Kernel:
         self.activity += 1
         self.changed.notify_all()
 
+
+async def drive_async(kernel: Kernel, done: Callable[[], bool], describe: Callable[[], str], what: str,
+                      settle: float) -> None:
+    """The async drive: interpreter work runs in a worker thread so the event loop keeps running.
+
+    Virtual time moves only when nothing in the runtime can run, no callback request is being
+    handled, and the event loop has had turns with nothing happening: when other tasks are
+    alive on the loop (an async service that may be about to send a callback), the drive
+    first waits up to ``async_settle`` wall seconds for activity (a request answered, a
+    thread woken) and does not move time if there was any.
+    """
+    started = _walltime.monotonic()
+    while True:
+        await asyncio.to_thread(kernel.run_until_idle, done)
+        if done():
+            return
+        before = kernel.activity
+        for _ in range(3):
+            await asyncio.sleep(0)
+        if _other_tasks_alive() and settle > 0:
+            # Quiet means: no activity for `settle` wall seconds AND over enough loop turns,
+            # so a task that holds the loop for a while (building an SSL context, say) still
+            # gets its turns before virtual time moves.
+            quiet_from = _walltime.monotonic()
+            turns = 0
+            while kernel.activity == before and not kernel.inflight:
+                await asyncio.sleep(0.002)
+                turns += 1
+                if turns >= 10 and _walltime.monotonic() - quiet_from >= settle:
+                    break
+        with kernel.lock:
+            quiet = not kernel.runnable and not kernel.inflight and kernel.activity == before
+        if quiet:
+            await asyncio.to_thread(kernel.step_instant, describe, what)
+        elif kernel.inflight:
+            await asyncio.sleep(0.001)
+        kernel.check_budget(started, describe, what)
+
+
+def _other_tasks_alive() -> bool:
+    current = asyncio.current_task()
+    return any(task is not current and not task.done() for task in asyncio.all_tasks())
