@@ -16,7 +16,6 @@ from .callbacks import Endpoint, await_callback, create_callback
 if TYPE_CHECKING:
     import httpx
 
-    from .history import EventKind
     from .interpreter.engine import Engine
     from .interpreter.host import ExecutionHost
     from .interpreter.threads import WorkflowThread
@@ -41,12 +40,9 @@ class ExecutionHostImpl:
         self.functions: Registry = runtime._registry
         self.endpoints = execution._endpoints
         self.engine: Engine
-
-    def is_active(self) -> bool:
-        return self._execution._is_active()
-
-    def record_event(self, kind: EventKind, th: WorkflowThread | None, **details: Any) -> None:
-        self._execution._record(kind, th, **details)
+        # Bound methods, not wrappers: these run on every event, log and callback request.
+        self.is_active: Callable[[], bool] = execution._is_active
+        self.record_event: Callable[..., None] = execution._record
 
     def create_callback(self, th: WorkflowThread, method: str) -> dict[str, Any]:
         execution = self._execution

@@ -215,7 +215,7 @@ class Execution:
 
     @property
     def record(self) -> ExecutionRecord:
-        """What the run has left behind so far: history, logs, step count (plain data; read it under no lock)."""
+        """What the run has left behind so far (the live lists: `history` and `logs` are copies of them)."""
         return self._rec
 
     def live_threads(self) -> list[ThreadSnapshot]:
