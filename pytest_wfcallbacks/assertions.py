@@ -107,6 +107,9 @@ def render_execution_state(execution: Execution) -> str:
         rows = [[t.describe(), t.routine, t.step_name() or "-", t.state.value, t.waiting_text() or "-"]
                 for t in threads]
         lines.extend("  " + row for row in _table(["thread", "routine", "step", "state", "waiting for"], rows))
+    from .report import timeline_section  # the picture, when there are branches or callbacks
+
+    lines.extend(timeline_section(execution))
     return "\n".join(lines)
 
 
