@@ -20,7 +20,7 @@ from ..clock import NS
 from ..history import EventKind
 from .record import Picture, format_seconds
 
-_ENDS = (EventKind.BRANCH_ENDED, EventKind.EXECUTION_ENDED)
+_ENDS = (EventKind.BRANCH_ENDED, EventKind.EXECUTION_ENDED, EventKind.ERROR_RAISED)
 
 #: Columns of a compressed idle span.
 COMPRESSED = 3
@@ -51,7 +51,7 @@ def _subcolumns(picture: Picture, groups: list[list[int]]) -> list[list[int]]:
         for seq in group:
             rows = picture.event_rows[seq]
             # Consecutive events of one thread merge into one mark; callback requests never do.
-            # An end never hides in the mark before it.
+            # An end or an error never hides in the mark before it.
             same = (rows == last and all(kinds[r] == "thread" for r in rows)
                     and picture.events[seq].kind not in _ENDS)
             if not same and any(r in used for r in rows):

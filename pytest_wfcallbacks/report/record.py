@@ -197,7 +197,7 @@ def read_execution(execution: Execution) -> Picture:
     events = execution.history
     start_ns = events[0].ns if events else 0
     end_ns = next((item.ns for item in events if item.kind is EventKind.EXECUTION_ENDED), None)
-    picture = Picture(title=f"execution {execution.id} of {execution.workflow.name}", state=str(execution.state),
+    picture = Picture(title=f"{execution.workflow.name} execution {execution.id[:8]}", state=str(execution.state),
                       start_ns=start_ns, end_ns=end_ns, events=events)
     _Reader(picture, execution).read()
     return picture

@@ -14,7 +14,7 @@ from .layout import build_axis
 from .record import Mark, Picture
 
 #: Columns of the SVG axis (wider than a terminal; it scrolls sideways when it must).
-COLUMNS = 120
+COLUMNS = 90
 COL = 12  # px per column
 ROW = 26  # px per thread row
 CALLBACK_ROW = 40  # callback rows hold two lanes of status badges
@@ -59,8 +59,7 @@ def render_svg(picture: Picture) -> str:
         mid = top + ROW / 2
         out.append(f'<g class="row {row.kind}" data-row="{escape(row.name)}">')
         out.append(f'<rect class="band" x="0" y="{top}" width="{width}" height="{h}"/>')
-        out.append(f'<text class="name" x="6" y="{mid + 4:.0f}">{escape(row.name)}<title>{escape(row.name)}'
-                   f'</title></text>')
+        out.append(f'<text class="name" x="6" y="{mid + 4:.0f}">{escape(row.name)}</text>')
         for span in picture.spans:
             if span.row != index:
                 continue

@@ -68,8 +68,8 @@ def draw(picture: Picture, width: int = WIDTH) -> str:
              else f"{picture.state} (still running)")
     branches = sum(1 for row in picture.thread_rows) - 1
     callbacks = sum(1 for row in picture.rows if row.kind == "callback")
-    lines = [f"{picture.title}: {ended}; {_count(branches, 'branch', 'branches')}, "
-             f"{_count(callbacks, 'callback', 'callbacks')}"]
+    lines = _wrap(f"{picture.title}: {ended}, {_count(branches, 'branch', 'branches')}, "
+                  f"{_count(callbacks, 'callback', 'callbacks')}", width)
     lines.append(" " * (name_width + 2) + _header(picture, axis))
     for name, index in zip(names, order, strict=True):
         lines.append(f"{name.ljust(name_width)}  {''.join(grid[index]).rstrip()}")
