@@ -8,6 +8,7 @@ browser test and by ``docs/make_screenshot.py``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
@@ -158,20 +159,16 @@ class Browser:
 
     def close(self) -> None:
         """Stop the browser."""
-        try:
+        with contextlib.suppress(OSError):
             os.write(self._to_browser, json.dumps({"id": 0, "method": "Browser.close"}).encode() + b"\0")
-        except OSError:
-            pass
         try:
             self._process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
         for fd in (self._to_browser, self._from_browser):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         self._profile.cleanup()
 
     def __enter__(self) -> Browser:

@@ -82,10 +82,13 @@ def test_the_timeline_of_a_ten_branch_parallel_for() -> None:
     branch = {line.split()[0]: line for line in lines[2:14]}
     # Each branch awaits from t+0s and gets its request one second after the one before.
     deliveries = [branch[f"wait_in_parallel[{n}]"].index("◆") for n in range(1, 11)]
-    assert deliveries == sorted(deliveries) and len(set(deliveries)) == 10
+    assert deliveries == sorted(deliveries)
+    assert len(set(deliveries)) == 10
     assert all("~" in branch[f"wait_in_parallel[{n}]"] for n in range(1, 11))
     callback_row = branch["cb#1"]
-    assert callback_row.count("D") == 10 and "S" in callback_row and "X" in callback_row
+    assert callback_row.count("D") == 10
+    assert "S" in callback_row
+    assert "X" in callback_row
     assert "200 stored @t+10s, 429 rejected @t+10s" in text
     assert "X 429 rejected" in text  # the legend explains the symbols drawn
 
@@ -104,7 +107,9 @@ def test_a_long_idle_span_is_compressed_and_said_so() -> None:
         text = execution.timeline()
     assert "≈ idle 1h59m compressed (t+3s → t+2h)" in text
     left = next(line for line in text.splitlines() if line.startswith("par/left"))
-    assert "sleep 2h" in left and "≈" in left and left.rstrip().endswith("✓")
+    assert "sleep 2h" in left
+    assert "≈" in left
+    assert left.rstrip().endswith("✓")
     assert all(len(line) <= 100 for line in text.splitlines())
 
 
@@ -115,13 +120,14 @@ def test_workflow_failed_shows_the_timeline_when_there_are_callbacks() -> None:
         message = str(failed.value)
     assert "timeline:" in message
     main_row = next(line for line in message.splitlines() if line.strip().startswith("main "))
-    assert "await cb#1" in main_row and "T" in main_row and "✗" in main_row
+    assert "await cb#1" in main_row
+    assert "T" in main_row
+    assert "✗" in main_row
 
 
 def test_a_failure_without_branches_or_callbacks_has_no_timeline() -> None:
-    with WorkflowRuntime() as runtime:
-        with pytest.raises(WorkflowFailed) as failed:
-            runtime.run(PLAIN_FAILURE).result()
+    with WorkflowRuntime() as runtime, pytest.raises(WorkflowFailed) as failed:
+        runtime.run(PLAIN_FAILURE).result()
     assert "timeline:" not in str(failed.value)
 
 
@@ -131,7 +137,8 @@ def test_assertion_helpers_and_deadlocks_show_the_timeline() -> None:
         callback = execution.wait_for_callback()
         with pytest.raises(AssertionError) as wrong:
             assert_slot_state(callback, "FILLED")
-        assert "timeline:" in str(wrong.value) and "wait_in_parallel[10]" in str(wrong.value)
+        assert "timeline:" in str(wrong.value)
+        assert "wait_in_parallel[10]" in str(wrong.value)
         with pytest.raises(DeadlockError) as stuck:
             execution.wait()
         assert "timeline:" in str(stuck.value)
@@ -149,7 +156,9 @@ def test_save_report_writes_one_self_contained_file(tmp_path: Path) -> None:
         execution.result()
         path = execution.save_report(tmp_path / "sub" / "r.html")
     html = path.read_text(encoding="utf-8")
-    assert html.startswith("<!DOCTYPE html>") and "<svg" in html and "<style>" in html
+    assert html.startswith("<!DOCTYPE html>")
+    assert "<svg" in html
+    assert "<style>" in html
     # Nothing to fetch: no script or stylesheet files, no remote URL other than the SVG namespace.
     assert not re.search(r"<(script|link|img|iframe)\b", html)
     assert re.findall(r"https?://[^\s\"'<]+", html.replace("http://www.w3.org/2000/svg", "")) == [
@@ -180,7 +189,8 @@ def test_wfcallbacks_run_writes_the_report(tmp_path: Path) -> None:
     code = cmd_run(args, out, err)
     assert target.exists(), err.getvalue()
     assert f"report written to {target}" in err.getvalue()
-    assert code == 0 and out.getvalue().strip() == "1"
+    assert code == 0
+    assert out.getvalue().strip() == "1"
     assert "<svg" in target.read_text(encoding="utf-8")
 
 
@@ -193,7 +203,8 @@ def test_wfcallbacks_run_says_when_the_report_cannot_be_written(tmp_path: Path) 
     args = build_parser().parse_args(["run", str(flow), "--report", str(blocker / "r.html")])
     code = cmd_run(args, out, err)
     assert code == 2
-    assert "cannot write the report to" in err.getvalue() and "choose a writable path" in err.getvalue()
+    assert "cannot write the report to" in err.getvalue()
+    assert "choose a writable path" in err.getvalue()
 
 
 def test_report_names_follow_the_test_id() -> None:
@@ -255,3 +266,12 @@ def test_readers_read_the_record_not_the_interpreter() -> None:
                 assert top in ALLOWED, f"{module.name} imports ..{node.module}: readers read the record"
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 assert not node.module.startswith("pytest_wfcallbacks"), f"{module.name}: use relative imports"
+
+
+def test_the_readme_shows_the_timeline_its_snippet_prints() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Seeing an execution", 1)[1]
+    shown = section.split("```text\n", 1)[1].split("```", 1)[0]
+    # The snippet drives the example exactly as _parallel does, on the default seed.
+    assert shown.rstrip("\n") == _parallel(seed=0)
+    assert (ROOT / "docs" / "report-screenshot.png").is_file()

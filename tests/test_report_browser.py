@@ -68,10 +68,13 @@ def test_a_report_reads_in_a_browser(browser: str, tmp_path: Path) -> None:
         assert len(badges) == 1
         badge = badges[0]
         assert badge["text"] == "429"
-        assert badge["width"] > 0 and badge["height"] > 0 and badge["onTop"]
+        assert badge["width"] > 0
+        assert badge["height"] > 0
+        assert badge["onTop"]
         assert badge["fill"] == "rgb(207, 34, 46)"  # red, unlike the green 200s
         visible_text = page.evaluate("document.body.innerText")
-        assert "429" in visible_text and "rejected" in visible_text
+        assert "429" in visible_text
+        assert "rejected" in visible_text
         png = page.screenshot()
     width, height, colours = png_size_and_colours(png)
     assert (width, height) == (1400, 900)
