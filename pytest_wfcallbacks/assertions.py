@@ -103,6 +103,9 @@ def render_execution_state(execution: Execution) -> str:
     if threads:
         rows = [[t.thread, t.routine, t.step or "-", t.state, t.waiting_for or "-"] for t in threads]
         lines.extend("  " + row for row in _table(["thread", "routine", "step", "state", "waiting for"], rows))
+    from .report import timeline_section  # the picture, when there are branches or callbacks
+
+    lines.extend(timeline_section(execution))
     return "\n".join(lines)
 
 

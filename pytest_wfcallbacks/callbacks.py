@@ -691,8 +691,9 @@ def _answer(runtime: RuntimeHost, execution_id: str, callback_id: str, method: s
 
     def answer(status: int, outcome: str, message: str = "") -> tuple[int, Any]:
         endpoint.responses.append(CallbackResponse(status, outcome, now, method, message))
+        # The body and message let reports show what each request carried and why it was refused.
         execution.record_event(EventKind.CALLBACK_REQUEST, None, callback_id=callback_id, method=method,
-                          status=status, outcome=outcome)
+                               status=status, outcome=outcome, body=decoded, message=message)
         return status, ({} if status == 200 else error_envelope(status, status_name(status), message))
 
     if wrong:

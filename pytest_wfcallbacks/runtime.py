@@ -236,6 +236,18 @@ class Execution:
                     seen.append(label)
         return seen
 
+    def timeline(self) -> str:
+        """A text picture of the execution on its virtual time axis: one row per thread, waits, callbacks."""
+        from .report import render_timeline
+
+        return render_timeline(self)
+
+    def save_report(self, path: str | os.PathLike[str]) -> Path:
+        """Write one self-contained HTML report of the execution to ``path``; returns the path."""
+        from .report import save_report
+
+        return save_report(self, path)
+
     def _branch_labels(self) -> dict[str, str]:
         labels: dict[str, str] = {}
         for item in self._history:
