@@ -131,3 +131,18 @@ def test_unknown_pages_and_methods(served: Served):
     assert served.http.get("/ui/nothing").status_code == 404
     assert served.http.post("/ui/").status_code == 405
     assert served.http.get("/ui").status_code == 200
+
+
+def test_the_execution_page_is_built_from_the_html_report(served: Served):
+    name = served.execution("approve")
+    served.idle()
+    served.http.post("/emulator/v1/clock:advance", json={"seconds": 61})  # the await times out
+    page = served.http.get(f"/ui/executions/{execution_id(name)}").text
+    assert page.count("<body") == 1  # the report's body is embedded, not a second document
+    assert "<h2>Timeline</h2>" in page
+    assert 'class="timeline"' in page  # the report's SVG timeline
+    assert "await_callback timed out after 60 seconds" in page  # the report's error section
+    report = served.http.get(f"/ui/executions/{execution_id(name)}/report")
+    assert report.status_code == 200
+    assert report.text.startswith("<!DOCTYPE html>")
+    assert "default-src 'none'" in report.headers["Content-Security-Policy"]

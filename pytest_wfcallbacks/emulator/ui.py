@@ -12,15 +12,15 @@ something changed, unless a form field has the focus or was edited.
 
 from __future__ import annotations
 
-import importlib
 import json
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 from werkzeug.wrappers import Request, Response
 
 from ..clock import NS
+from ..report import render_html
 from .control import ControlError
 
 if TYPE_CHECKING:
@@ -229,47 +229,20 @@ def _callback_box(emulator: Emulator, execution: Execution, endpoint: Endpoint) 
 
 
 def _report_body(execution: Execution) -> str:
-    """The execution's HTML report (its body and style), or a short outcome when the report is not installed."""
-    document = _render_report(execution)
-    if document is None:
-        return _fallback_report(execution)
+    """The execution's HTML report (`pytest_wfcallbacks.report`), its style scoped to the report's box."""
+    document = render_html(execution)
     style_start, style_end = document.find("<style>"), document.find("</style>")
     body_start, body_end = document.find("<body>"), document.rfind("</body>")
     if min(style_start, style_end, body_start, body_end) < 0:
-        return _fallback_report(execution)
+        return document  # not the shape we know: browsers fold a nested document's head and body into ours
     style = document[style_start + 7:style_end].replace("body {", ".report {").replace("body{", ".report{")
     # The report's page margins would indent it inside this page's own.
     return f"<style>{style}\n.report {{ margin: 24px 0 0; }}</style>{document[body_start + 6:body_end]}"
 
 
-def _render_report(execution: Execution) -> str | None:
-    try:
-        module = importlib.import_module("pytest_wfcallbacks.report")
-    except ImportError:
-        return None
-    return str(module.render_html(execution))
-
-
-def _fallback_report(execution: Execution) -> str:
-    parts = ["<h2>Outcome</h2>"]
-    if execution.error is not None:
-        parts.append(f'<pre class="error">{escape(_json(execution.error))}</pre>')
-    elif execution.state.value == "SUCCEEDED":
-        parts.append(f"<pre>{escape(_json(execution.value))}</pre>")
-    else:
-        parts.append(f"<p>{execution.state.value}</p>")
-    logs = [f"<tr><td>{escape(entry.time.isoformat())}</td><td>{escape(entry.severity)}</td>"
-            f"<td><code>{escape(_json(entry.payload))}</code></td></tr>" for entry in execution._logs]
-    if logs:
-        parts.append("<h2>Logs</h2>" + _table(["Time (virtual)", "Severity", "Payload"], logs))
-    return "".join(parts)
-
-
 def _report_response(execution: Execution) -> Response:
     with execution._runtime._kernel.lock:
-        document = _render_report(execution)
-    if document is None:
-        return _page_error(404, "The HTML report is not available in this version.")
+        document = render_html(execution)
     return Response(document, content_type="text/html; charset=utf-8", headers={"Content-Security-Policy": CSP})
 
 
@@ -385,13 +358,6 @@ def _table(headers: list[str], rows: list[str]) -> str:
 
 def _seconds(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".") + " s"
-
-
-def _json(value: Any) -> str:
-    try:
-        return json.dumps(value, ensure_ascii=False, default=repr)
-    except (TypeError, ValueError):
-        return repr(value)
 
 
 def _html(text: str, status: int = 200) -> Response:
