@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.serve_support import PARENT, serve  # noqa: E402 - the repository root is on the path now
-from tests.ui_browser import HeadlessPage, chromium  # noqa: E402
+from tests.headless_browser import Browser, find_browser  # noqa: E402 - the repository root is on the path now
+from tests.serve_support import PARENT, open_url, serve  # noqa: E402
 
 APPROVAL = """\
 # A person approves an order by hand (the UI's callback form, or the service under test).
@@ -46,7 +46,7 @@ main:
 
 def main(out: Path) -> None:
     """Serve, drive three executions, photograph the waiting one."""
-    executable = chromium()
+    executable = find_browser()
     if executable is None:
         raise SystemExit("make_emulator_screenshot: needs Chromium on PATH (apt-get install -y chromium)")
     with tempfile.TemporaryDirectory() as folder:
@@ -70,8 +70,8 @@ def main(out: Path) -> None:
             callback_url(waiting)
             served.http.post("/emulator/v1/clock:advance", json={"seconds": 42})
             assert served.http.get(f"{PARENT}/workflows/order-approval").status_code == 200
-            with HeadlessPage(executable, width=1200, height=900) as page:
-                page.open(f"{served.base}/ui/executions/{waiting.rsplit('/', 1)[-1]}")
+            with Browser(executable, width=1200, height=900) as page:
+                open_url(page, f"{served.base}/ui/executions/{waiting.rsplit('/', 1)[-1]}")
                 page.evaluate("document.querySelector('form.send textarea').value = "
                               "'{\"approved\": true}'")
                 out.write_bytes(page.screenshot())

@@ -1,18 +1,23 @@
-"""``wfcallbacks serve`` on a thread of the test process, for the emulator's tests (bounded by timeouts)."""
+"""``wfcallbacks serve`` on a thread of the test process, and its UI in a browser, for the emulator's tests and
+screenshot (everything bounded by timeouts)."""
 
 from __future__ import annotations
 
 import io
+import json
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from pytest_wfcallbacks.cli import build_parser, cmd_serve
+
+from .headless_browser import Browser, BrowserError
 
 PARENT = "/v1/projects/test-project/locations/us-central1"
 TIMEOUT = 30
@@ -74,3 +79,28 @@ def serve(folder: Path, *options: str) -> Iterator[Served]:
         stop.set()
         thread.join(TIMEOUT)
     assert status == [0], err.getvalue()
+
+
+# --------------------------------------------------------------------------- in a browser
+
+
+def wait_until(browser: Browser, expression: str) -> Any:
+    """Evaluate ``expression`` every 50 ms until it is truthy; a navigation in between is retried."""
+    deadline = time.monotonic() + browser.timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = browser.evaluate(expression)
+        except BrowserError as exc:  # the page's context went away with a navigation
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(0.05)
+    raise AssertionError(f"{expression!r} did not hold within {browser.timeout:g} s (last: {last!r})")
+
+
+def open_url(browser: Browser, url: str) -> None:
+    """Navigate to ``url`` and wait until it has loaded."""
+    browser.send("Page.navigate", {"url": url})
+    wait_until(browser, f"location.href === {json.dumps(url)} && document.readyState === 'complete'")
