@@ -148,6 +148,8 @@ class SwitchArm:
     body: Step | None
     next: Control
     loc: Location
+    #: Line of the arm's first key after ``condition`` (where a taken condition goes; coverage arcs).
+    action_line: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -184,6 +186,8 @@ class ParallelStep(Step):
     shared: tuple[str, ...]
     concurrency_limit: Template | None
     continue_all: bool
+    #: Source line of each branch in ``branches`` (coverage counts each branch as a line).
+    branch_lines: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -206,6 +210,9 @@ class TryStep(Step):
     retry: RetrySpec | None
     except_as: str | None
     except_body: Block | None
+    #: Lines of the ``try`` and ``except`` keys (coverage: where a try step goes).
+    try_line: int = 0
+    except_line: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -957,7 +964,8 @@ class _Builder:
                 arm_body = self.build_step(
                     arm_name, rest, raw, info, scope, f"{path}/condition[{index}]", arm_loc
                 )
-            arms.append(SwitchArm(condition, arm_body, arm_next, arm_loc))
+            action = [key_mark_of(entry, key)[0] for key in entry if key != "condition"]
+            arms.append(SwitchArm(condition, arm_body, arm_next, arm_loc, action[0] if action else arm_loc.line))
         return SwitchStep(*common, tuple(arms))
 
     def loop_spec(
@@ -1051,6 +1059,7 @@ class _Builder:
                     where,
                 )
             branches: list[tuple[str, Block]] = []
+            branch_lines: list[int] = []
             loop = None
             if "branches" in raw:
                 raw_branches = raw["branches"]
@@ -1085,11 +1094,13 @@ class _Builder:
                         self.step_names = outer_names
                     self.deferred_scopes.append(bscope)
                     branches.append((str(bname), block))
+                    branch_lines.append(eloc.line)
             else:
                 loop = self.loop_spec(raw["for"], raw, "for", info, scope, path, parallel=shared)
         finally:
             self.parallel_depth -= 1
-        return ParallelStep(*common, tuple(branches), loop, tuple(shared_raw), limit, policy == "continueAll")
+        return ParallelStep(*common, tuple(branches), loop, tuple(shared_raw), limit, policy == "continueAll",
+                            tuple(branch_lines))
 
     def try_step(
         self, common: _Common, body: Any, info: _BlockInfo, scope: _ScopeInfo, path: str
@@ -1134,7 +1145,8 @@ class _Builder:
             self.deferred_scopes.append(escope)
         if retry is None and except_body is None:
             raise self.fail("`try` needs `retry`, `except` or both", where)
-        return TryStep(*common, block, retry, except_as, except_body)
+        return TryStep(*common, block, retry, except_as, except_body, key_mark_of(body, "try")[0],
+                       key_mark_of(body, "except")[0] if except_body is not None else 0)
 
     def retry_spec(self, raw: Any, body: Any, path: str, scope: _ScopeInfo) -> RetrySpec:
         where = self.loc(body, "retry", path)

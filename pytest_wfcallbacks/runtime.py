@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from .callbacks import Callback, Endpoint, Waiter
+from . import coverage_map
 from .clock import NS, VirtualClock, datetime_to_ns, ns_to_datetime, seconds_to_ns
 from .connectors import ConnectorRegistry
 from .definition import Definition, build_definition
@@ -148,6 +149,8 @@ class Execution:
         self.error: Any = None
         self.value: Any = None
         self._history: list[HistoryEvent] = []
+        # Switch and try outcomes, recorded only while a coverage reader listens (coverage_map.py).
+        self._decisions: list[tuple[str, int]] | None = [] if coverage_map.LISTENERS else None
         self._steps = 0
         self._endpoints: dict[str, Endpoint] = {}
         self._endpoints_by_url: dict[str, Endpoint] = {}
@@ -848,6 +851,8 @@ class WorkflowRuntime:
             if error is not None:
                 details["error"] = copy_value(error.value)
             execution._record(EventKind.EXECUTION_ENDED, None, **details)
+            if execution._decisions is not None:
+                coverage_map.notify(execution.workflow.definition, execution.history, execution._decisions)
             hooks, execution._on_end = execution._on_end, []
             for hook in hooks:
                 hook()
