@@ -34,35 +34,10 @@ from typing import Any
 from coverage.plugin import CoveragePlugin, FileReporter, FileTracer
 
 from . import coverage_map, coverage_probe
-from .coverage_map import WORKFLOW_SUFFIXES, CoverageMap, Visit
+from .coverage_map import WORKFLOW_SUFFIXES, CoverageMap, Visit, load_map
 
 _PROBE_FILE = os.path.realpath(coverage_probe.__file__)
 _PROBE_CODE = coverage_probe.visit_lines.__code__
-
-
-def load_map(path: str) -> CoverageMap | None:
-    """The coverage map of a workflow file (None when it does not load as a workflow)."""
-    from .definition import build_definition
-    from .errors import WfCallbacksError
-    from .settings import Limits
-    from .source import load_source
-
-    try:
-        definition = build_definition(load_source(Path(path)), _registry(), Limits())
-    except (WfCallbacksError, OSError, RecursionError):
-        return None
-    return coverage_map.coverage_map_of(definition)
-
-
-_REGISTRY: list[Any] = []
-
-
-def _registry() -> Any:
-    from .stdlib import load_all
-
-    if not _REGISTRY:
-        _REGISTRY.append(load_all())
-    return _REGISTRY[0]
 
 
 def replay(visit: Visit) -> None:
@@ -75,7 +50,7 @@ def replay(visit: Visit) -> None:
         probe(file, arc)
 
 
-class WorkflowTracer(FileTracer):  # type: ignore[misc]
+class WorkflowTracer(FileTracer):
     """Maps frames of `coverage_probe.visit_lines` to the workflow file and line they stand for."""
 
     def has_dynamic_source_filename(self) -> bool:
@@ -94,7 +69,7 @@ class WorkflowTracer(FileTracer):  # type: ignore[misc]
         return (line, line) if isinstance(line, int) else (-1, -1)
 
 
-class WorkflowReporter(FileReporter):  # type: ignore[misc]
+class WorkflowReporter(FileReporter):
     """Reports a workflow file: its source, executable lines, branch arcs and their meaning."""
 
     def __init__(self, filename: str) -> None:
@@ -139,7 +114,7 @@ class WorkflowReporter(FileReporter):  # type: ignore[misc]
             yield [("txt", line)]
 
 
-class WorkflowCoveragePlugin(CoveragePlugin):  # type: ignore[misc]
+class WorkflowCoveragePlugin(CoveragePlugin):
     """The coverage.py plugin object `coverage_init` registers."""
 
     def file_tracer(self, filename: str) -> WorkflowTracer | None:

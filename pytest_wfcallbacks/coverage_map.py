@@ -27,9 +27,15 @@ import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .definition import Block, ForStep, ParallelStep, Step, StepsStep, SwitchStep, TryStep
+from .definition import Block, ForStep, ParallelStep, Step, StepsStep, SwitchStep, TryStep, build_definition
+from .errors import WfCallbacksError
+from .settings import Limits
+from .source import load_source
+from .stdlib import load_all
+from .stdlib.registry import Registry
 
 if TYPE_CHECKING:
     from .definition import Definition
@@ -74,16 +80,13 @@ class CoverageMap:
 
     def exit_counts(self) -> dict[int, int]:
         """How many ways out each executable line has (2 for a branch line, else 1)."""
-        counts = dict.fromkeys(self.lines, 1)
+        outs: dict[int, int] = {}
         for start, _ in self.arcs:
-            counts[start] = counts.get(start, 0) + 1
-        for line, count in counts.items():
-            if count > 1:
-                counts[line] = count - 1
-        return counts
+            outs[start] = outs.get(start, 0) + 1
+        return {line: max(outs.get(line, 1), 1) for line in self.lines | outs.keys()}
 
     def add_arc(self, arc: Arc, description: str) -> None:
-        if arc[0] == arc[1] or arc in self.arcs:
+        if arc in self.arcs:
             return
         self.arcs.add(arc)
         self.descriptions[arc] = description
@@ -130,7 +133,7 @@ def _add_step(cmap: CoverageMap, step: Step, *, inline: bool) -> None:
             cmap.lines.add(condition)
             cmap.names.setdefault(condition, f"{step.name} condition {index + 1}")
             false_to = conditions[index + 1] if index + 1 < len(conditions) else -line
-            if action == false_to or action == condition or false_to == condition:
+            if action == false_to:  # both outcomes go to one line (a one-line JSON switch)
                 cmap.no_branch.add(condition)
                 continue
             cmap.add_arc((condition, action), f"the condition on line {condition} was never true")
@@ -139,7 +142,7 @@ def _add_step(cmap: CoverageMap, step: Step, *, inline: bool) -> None:
         cmap.tries[step.path] = _Try(line, step.try_line, step.except_line)
         cmap.lines.add(step.except_line)
         cmap.names.setdefault(step.except_line, f"{step.name} except")
-        if step.try_line in (line, step.except_line) or step.except_line == line:
+        if step.except_line in (line, step.try_line):
             cmap.no_branch.add(line)
         else:
             cmap.add_arc((line, step.try_line), f"the try body of step {step.name!r} never ended without an error")
@@ -212,6 +215,21 @@ def visit_of(definition: Definition, history: Iterable[HistoryEvent], decisions:
     return visit
 
 
+def load_map(path: str) -> CoverageMap | None:
+    """The coverage map of a workflow file (None when it does not load as a workflow)."""
+    try:
+        definition = build_definition(load_source(Path(path)), _registry(), Limits())
+    except (WfCallbacksError, OSError, RecursionError):
+        return None
+    return coverage_map_of(definition)
+
+
+@functools.cache
+def _registry() -> Registry:
+    # The standard library every runtime has (a runtime has no user-added functions).
+    return load_all()
+
+
 # --------------------------------------------------------------------------- listeners
 
 Listener = Callable[[Visit], None]
@@ -246,4 +264,4 @@ def notify(definition: Definition, history: Iterable[HistoryEvent], decisions: S
                       RuntimeWarning, stacklevel=2)
 
 
-__all__ = ["CoverageMap", "Visit", "coverage_map_of", "listen", "notify", "unlisten", "visit_of"]
+__all__ = ["CoverageMap", "Visit", "coverage_map_of", "listen", "load_map", "notify", "unlisten", "visit_of"]

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from . import wf_coverage
 from .errors import WfCallbacksError
 from .runtime import WorkflowRuntime
 from .server import WorkflowServer
@@ -32,6 +33,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("wfcallbacks", "Google Cloud Workflows test runtime (pytest-wfcallbacks)")
     group.addoption("--wf-seed", action="store", type=int, default=None, dest="wf_seed",
                     help="scheduling and id seed for every workflow_runtime (rerun a failure with its seed)")
+    wf_coverage.add_options(group)
     for name, (kind, help_text, default) in _INI_OPTIONS.items():
         parser.addini(name, help_text, type=kind, default=default)  # type: ignore[arg-type]
 
@@ -42,6 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "workflow_runtime(**settings): settings for the workflow_runtime fixture of this test "
         f"({', '.join(SETTING_NAMES)})",
     )
+    wf_coverage.configure(config)
 
 
 def _ini_settings(config: pytest.Config) -> dict[str, Any]:

@@ -24,8 +24,8 @@ from typing import Any
 
 import httpx
 
-from .callbacks import Callback, Endpoint, Waiter
 from . import coverage_map
+from .callbacks import Callback, Endpoint, Waiter
 from .clock import NS, VirtualClock, datetime_to_ns, ns_to_datetime, seconds_to_ns
 from .connectors import ConnectorRegistry
 from .definition import Definition, build_definition
