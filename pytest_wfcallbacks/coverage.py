@@ -102,7 +102,7 @@ class WorkflowReporter(FileReporter):
                                 ) -> str:
         described = self.map.descriptions.get((start, end))
         if described:
-            return f"line {start} didn't jump to {'the end of the switch' if end < 0 else f'line {end}'}: {described}"
+            return f"line {start}: {described}"
         return f"line {start} didn't jump to line {end}"
 
     def arc_description(self, start: int, end: int) -> str:

@@ -86,10 +86,16 @@ class CoverageMap:
         return {line: max(outs.get(line, 1), 1) for line in self.lines | outs.keys()}
 
     def add_arc(self, arc: Arc, description: str) -> None:
+        arc = normal_arc(arc)
         if arc in self.arcs:
             return
         self.arcs.add(arc)
         self.descriptions[arc] = description
+
+
+def normal_arc(arc: Arc) -> Arc:
+    """coverage.py has no arc from a line to itself: an outcome landing on its own line "exits" it (N -> -N)."""
+    return (arc[0], -arc[0]) if arc[0] == arc[1] else arc
 
 
 def _add_block(cmap: CoverageMap, block: Block) -> None:
@@ -133,7 +139,7 @@ def _add_step(cmap: CoverageMap, step: Step, *, inline: bool) -> None:
             cmap.lines.add(condition)
             cmap.names.setdefault(condition, f"{step.name} condition {index + 1}")
             false_to = conditions[index + 1] if index + 1 < len(conditions) else -line
-            if action == false_to:  # both outcomes go to one line (a one-line JSON switch)
+            if normal_arc((condition, action)) == normal_arc((condition, false_to)):  # a one-line JSON switch
                 cmap.no_branch.add(condition)
                 continue
             cmap.add_arc((condition, action), f"the condition on line {condition} was never true")
@@ -142,7 +148,7 @@ def _add_step(cmap: CoverageMap, step: Step, *, inline: bool) -> None:
         cmap.tries[step.path] = _Try(line, step.try_line, step.except_line)
         cmap.lines.add(step.except_line)
         cmap.names.setdefault(step.except_line, f"{step.name} except")
-        if step.except_line in (line, step.try_line):
+        if step.except_line == line or normal_arc((line, step.try_line)) == (line, step.except_line):
             cmap.no_branch.add(line)
         else:
             cmap.add_arc((line, step.try_line), f"the try body of step {step.name!r} never ended without an error")
@@ -211,7 +217,7 @@ def visit_of(definition: Definition, history: Iterable[HistoryEvent], decisions:
                 visit.arcs.add((attempt.step_line, attempt.except_line))
             else:
                 visit.arcs.add((attempt.step_line, attempt.try_line))
-    visit.arcs = {arc for arc in visit.arcs if arc in cmap.arcs}
+    visit.arcs = {normal for normal in map(normal_arc, visit.arcs) if normal in cmap.arcs}
     return visit
 
 
