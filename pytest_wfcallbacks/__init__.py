@@ -7,6 +7,7 @@ HTTP on loopback and answering callback requests like the service (200 / 429 / 4
 from __future__ import annotations
 
 from .assertions import (
+    StateAssertionError,
     assert_branch_order,
     assert_callback_response,
     assert_slot_state,
@@ -55,7 +56,7 @@ from .settings import (
     Settings,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the one place the version is written (pyproject.toml reads it)
 
 __all__ = [
     "FAKE_TOKEN",
@@ -78,6 +79,7 @@ __all__ = [
     "Outcome",
     "Settings",
     "SlotState",
+    "StateAssertionError",
     "VirtualClock",
     "WfCallbacksError",
     "Workflow",

@@ -1,4 +1,4 @@
-"""The Workflows and Executions REST APIs on the loopback server (LANGUAGE.md §6.3).
+"""The Workflows and Executions REST APIs on the loopback server (docs/semantics.md §6.3).
 
 A service under test usually does more than send callbacks: it deploys
 workflows, starts executions and polls them with Google's own client
@@ -499,7 +499,7 @@ def _error_json(execution: Execution) -> dict[str, Any]:
 
 
 def execution_json(execution: Execution, view: str = "FULL") -> dict[str, Any]:
-    """The ``Execution`` resource (LANGUAGE.md §6.3) in the BASIC or FULL view."""
+    """The ``Execution`` resource (docs/semantics.md §6.3) in the BASIC or FULL view."""
     runtime = execution._runtime
     with runtime._kernel.lock:
         meta = _EXECUTION_META.get(execution) or _ExecutionMeta()

@@ -143,7 +143,13 @@ def describe_error_location(execution: Execution, error: WorkflowError) -> str:
 
 
 class StateAssertionError(AssertionError):
-    """An assertion helper's failure; its message already holds the state table (the plugin adds none)."""
+    """The failure of an assertion helper (``assert_slot_state``, ``assert_branch_order``, ...).
+
+    An `AssertionError`, so pytest reports it as a failed assertion; import it from
+    ``pytest_wfcallbacks`` to catch or match one (``pytest.raises(StateAssertionError)``).
+    Its message already holds the state table (the execution's callbacks, slots and
+    every request they answered, with virtual times), so the plugin adds none.
+    """
 
     wf_state_shown = True
 

@@ -1,4 +1,4 @@
-"""Callback endpoints and the slot state machine (DECISIONS.md #1-#13).
+"""Callback endpoints and the slot state machine (docs/decisions.md #1-#13).
 
 The contract, as the service's callback page describes it:
 
@@ -123,7 +123,7 @@ _LAST_GO_TIME: tuple[int, int, str] = (-1, -1, "")
 
 
 def go_time_string(ns: int, start_ns: int) -> str:
-    """Go's ``time.Time.String()`` in UTC with the monotonic part as virtual seconds (DECISIONS.md #11)."""
+    """Go's ``time.Time.String()`` in UTC with the monotonic part as virtual seconds (docs/decisions.md #11)."""
     global _LAST_GO_TIME
     last = _LAST_GO_TIME
     if last[0] == ns and last[1] == start_ns:
@@ -146,7 +146,7 @@ def _go_time_string(ns: int, start_ns: int) -> str:
 
 
 def decode_body(body: bytes, content_type: str | None) -> Any:
-    """The request body as the workflow sees it (DECISIONS.md #9)."""
+    """The request body as the workflow sees it (docs/decisions.md #9)."""
     if not body:
         return None
     media = (content_type or "").split(";", 1)[0].strip().lower()
@@ -158,7 +158,7 @@ def decode_body(body: bytes, content_type: str | None) -> Any:
         try:
             return json_decode(text, wide_ints_as_doubles=True)
         except Exception:
-            return text  # invalid JSON: the raw text (DECISIONS.md #9)
+            return text  # invalid JSON: the raw text (docs/decisions.md #9)
     if media.startswith("text/"):
         try:
             return body.decode("utf-8")
@@ -236,12 +236,19 @@ class Callback:
 
     @property
     def requests(self) -> list[CallbackResponse]:
-        """Every request answered, with outcome and virtual time."""
+        """Every request this endpoint answered, in order: one `CallbackResponse` each.
+
+        Each has ``status`` (200, 429, 404, ...), ``outcome`` (``delivered`` to a waiting await,
+        ``stored`` in the slot, ``rejected`` as the slot was full, ``not-found``, ``unauthorized``,
+        ``forbidden``, ``too-large``, ``bad-method``), ``method``, ``message`` (the error body's
+        message, empty on 200) and ``time`` (the virtual instant it was answered). ``responses``
+        is the same list as bare status codes.
+        """
         return list(self._endpoint.responses)
 
     @property
     def created_time(self) -> datetime:
-        """Virtual time the endpoint was created."""
+        """The virtual instant (aware UTC datetime) ``events.create_callback_endpoint`` created the endpoint."""
         return ns_to_datetime(self._endpoint.created_ns)
 
     # ------------------------------------------------------------------ sending
@@ -363,7 +370,7 @@ _STATUS_NAMES = {
 
 
 def status_name(code: int) -> str:
-    """The Google RPC status name of an HTTP error code (429 → ``RESOURCE_EXHAUSTED``, DECISIONS.md #3)."""
+    """The Google RPC status name of an HTTP error code (429 → ``RESOURCE_EXHAUSTED``, docs/decisions.md #3)."""
     return _STATUS_NAMES.get(code, "INVALID_ARGUMENT" if 400 <= code < 500 else "INTERNAL")
 
 
@@ -391,7 +398,7 @@ def _header_text(value: str) -> str:
 
 
 def headers_from_items(items: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Raw (name, value) header pairs as the workflow sees them (DECISIONS.md #8).
+    """Raw (name, value) header pairs as the workflow sees them (docs/decisions.md #8).
 
     Canonical names, values re-decoded as UTF-8, repeated headers joined with ``", "``.
     """
@@ -404,7 +411,7 @@ def headers_from_items(items: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 
 def request_headers(request: Any) -> dict[str, str]:
-    """Headers as the workflow sees them (DECISIONS.md #8): canonical names, repeated ones joined with ``", "``."""
+    """Headers as the workflow sees them (docs/decisions.md #8): canonical names, repeated ones joined with ``", "``."""
     raw = request.environ.get(RAW_HEADERS_KEY)
     items: Iterable[tuple[str, str]] = raw if raw is not None else request.headers.items()
     return headers_from_items(items)
@@ -421,7 +428,7 @@ def query_from_string(query_string: str) -> dict[str, list[str]]:
 
 
 def request_url(request: Any) -> str:
-    """Path and query as sent (DECISIONS.md #10)."""
+    """Path and query as sent (docs/decisions.md #10)."""
     raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
     if isinstance(raw, str) and raw.startswith("/"):
         return url_text(raw)
@@ -483,7 +490,7 @@ class _AuthCallbackError(Exception):
 
 
 def _check_auth(runtime: WorkflowRuntime, headers: Mapping[str, str]) -> int | None:
-    """None when allowed, else 401 or 403 (DECISIONS.md #6)."""
+    """None when allowed, else 401 or 403 (docs/decisions.md #6)."""
     auth = runtime.settings.callback_auth
     if auth is None:
         return None
@@ -607,7 +614,7 @@ def _answer(runtime: WorkflowRuntime, execution_id: str, callback_id: str, metho
 
     if wrong:
         # The service resolves the whole resource name: a URL a sender built with another
-        # project, location or workflow name is not this callback (DECISIONS.md #5).
+        # project, location or workflow name is not this callback (docs/decisions.md #5).
         return answer(404, "not-found", f"{where} is not at this URL: {wrong}; use the url returned by "
                                         "events.create_callback_endpoint")
     if slot is SlotState.CLOSED:

@@ -19,10 +19,10 @@ every connector call is answered by something the test set up
 
 Why ``SystemError`` for an unfaked call: a missing fake is a gap in the test,
 not an answer of the API. ``SystemError`` is the tag the service uses for its own
-connector failures (LANGUAGE.md §5.1), no default retry predicate retries it, and
+connector failures (docs/semantics.md §5.1), no default retry predicate retries it, and
 no ``except`` written for ``HttpError`` codes mistakes it for an API answer.
 
-What the service does and the fakes mirror (LANGUAGE.md §4.14-§4.15):
+What the service does and the fakes mirror (docs/semantics.md §4.14-§4.15):
 
 * ``connector_params`` (``timeout`` 1..31,536,000 s, default 1800;
   ``polling_policy``; ``skip_polling``; ``scopes``) is checked and handed to
@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     from .interpreter.threads import WorkflowThread
     from .runtime import Execution, WorkflowRuntime
 
-#: Default ``connector_params.timeout`` in seconds (LANGUAGE.md §4.15).
+#: Default ``connector_params.timeout`` in seconds (docs/semantics.md §4.15).
 DEFAULT_TIMEOUT = 1800
 #: Largest ``connector_params.timeout`` in seconds (one year).
 MAX_TIMEOUT = 31_536_000
@@ -550,7 +550,7 @@ def _number(value: Any) -> bool:
 
 
 def _check_params(name: str, params: Any) -> dict[str, Any]:
-    """``connector_params`` checked like the service's schema (LANGUAGE.md §4.15); a copy."""
+    """``connector_params`` checked like the service's schema (docs/semantics.md §4.15); a copy."""
     if params is None:
         return {}
     if type(params) is not dict:

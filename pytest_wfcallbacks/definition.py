@@ -5,7 +5,7 @@
 everything the service rejects at deploy time rejected here with a
 `WorkflowSyntaxError` naming file, line, column and step path.
 
-Checks made here (LANGUAGE.md §1, §2, §7; DECISIONS.md #23, #32): allowed and
+Checks made here (docs/semantics.md §1, §2, §7; docs/decisions.md #23, #32): allowed and
 required keys per step, unique step names per routine, jump targets and jump
 legality, ``break``/``continue`` only inside ``for``, known call targets,
 blocking calls never inside expressions, subworkflow arguments, parallel
@@ -629,7 +629,7 @@ class _Builder:
     def resolve_jumps(self, info: _BlockInfo) -> None:
         """Settle the jumps of a finished block; pass the others outward, up to a jump boundary.
 
-        A jump may target a step of its own list or of an enclosing list (LANGUAGE.md §1.4, the
+        A jump may target a step of its own list or of an enclosing list (docs/semantics.md §1.4, the
         official `error_catch` sample jumps from ``except → switch`` to a top-level step), so a
         target not found here is looked up in the enclosing block once that block is complete.
         Loop bodies, parallel branches and the routine itself end the search; what is still
@@ -1296,7 +1296,7 @@ class _Builder:
 
     # ---------------------------------------------------------------- whole-workflow checks
     def check_reads(self, scope: _ScopeInfo) -> None:
-        """DECISIONS.md #32: a read of a name that no path in the visible scopes assigns is a deploy error."""
+        """docs/decisions.md #32: a read of a name that no path in the visible scopes assigns is a deploy error."""
         for name, where in scope.reads:
             if name in self.ctx.subworkflows:
                 continue

@@ -4,7 +4,7 @@ The router (`WorkflowRuntime.http`) is consulted only for requests the
 interpreter makes, through a transport of its own: nothing is patched, so the
 test's own httpx calls (to the callback server or anywhere else) never see it.
 
-What a request becomes, as the workflow sees it (LANGUAGE.md §4.3, DECISIONS.md #16):
+What a request becomes, as the workflow sees it (docs/semantics.md §4.3, docs/decisions.md #16):
 
 * a route's response -> ``{code, headers, body}``; status >= 400 raises
   ``HttpError`` with ``code``, ``headers``, ``body``, ``message`` and ``tags``;
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 #: The bearer token a request made with ``auth`` carries: ``Authorization: Bearer <FAKE_TOKEN>``.
 FAKE_TOKEN = "fake-token-from-pytest-wfcallbacks"
-#: The largest response body the service hands to a workflow (LANGUAGE.md §7); bigger -> ResourceLimitError.
+#: The largest response body the service hands to a workflow (docs/semantics.md §7); bigger -> ResourceLimitError.
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 #: The ``User-Agent`` of outbound requests unless the workflow sets one.
 USER_AGENT = "GoogleCloudWorkflows; (+https://cloud.google.com/workflows/docs/) pytest-wfcallbacks"
@@ -294,7 +294,7 @@ def decode_response_body(content: bytes, content_type: str | None) -> Any:
         try:
             return json_decode(text, wide_ints_as_doubles=True)
         except Exception:
-            return text  # invalid JSON: the raw text, as for callback bodies (DECISIONS.md #9)
+            return text  # invalid JSON: the raw text, as for callback bodies (docs/decisions.md #9)
     if media.startswith("text/"):
         try:
             return content.decode(charset)
@@ -329,7 +329,7 @@ def with_query(url: str, params: list[tuple[str, str]]) -> httpx.URL:
 
 
 def encode_body(body: Any, content_type: str | None) -> tuple[bytes, str]:
-    """Bytes to send and the Content-Type to add when the workflow set none (LANGUAGE.md §4.3).
+    """Bytes to send and the Content-Type to add when the workflow set none (docs/semantics.md §4.3).
 
     Without a Content-Type, bytes go as ``application/octet-stream`` and every
     other value as JSON (``application/json; charset=utf-8``). With one, JSON

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -13,6 +13,9 @@ from .runtime import WorkflowRuntime
 from .server import WorkflowServer
 from .settings import SETTING_NAMES
 
+if TYPE_CHECKING:
+    from .grpc_api import GrpcServer
+
 _REPORT_KEY = pytest.StashKey[dict[str, pytest.TestReport]]()
 
 _INI_OPTIONS: dict[str, tuple[str, str, Any]] = {
@@ -21,7 +24,7 @@ _INI_OPTIONS: dict[str, tuple[str, str, Any]] = {
     "wfcallbacks_project": ("string", "project id the runtime reports", "test-project"),
     "wfcallbacks_location": ("string", "location the runtime reports", "us-central1"),
     "wfcallbacks_schedule": ("string", "thread schedule: ordered or random", "ordered"),
-    "wfcallbacks_implicit_string_concat": ("bool", "allow \"a\" + 1 (DECISIONS.md #15)", False),
+    "wfcallbacks_implicit_string_concat": ("bool", "allow \"a\" + 1 (docs/decisions.md #15)", False),
     "wfcallbacks_auto_advance": ("bool", "drives move virtual time when nothing can run", True),
     "wfcallbacks_check_at_teardown": ("bool", "run runtime.check() after each test", True),
     "wfcallbacks_real_time_budget": ("string", "wall-clock seconds one drive may take", "30"),
@@ -90,6 +93,44 @@ def workflow_server() -> Iterator[WorkflowServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def workflow_grpc_server(workflow_server: WorkflowServer) -> Iterator[GrpcServer]:
+    """The Executions API over gRPC (127.0.0.1, ephemeral port) for every runtime of ``workflow_server``.
+
+    Started the first time a test asks for it (or for ``workflow_grpc_target``), then shared by the
+    session (one per pytest-xdist worker). Needs the ``grpc`` extra: ``pip install "pytest-wfcallbacks[grpc]"``.
+    """
+    try:
+        from .grpc_api import serve_grpc
+    except ImportError as exc:
+        problem = (f"workflow_grpc_server needs the grpc extra ({exc}): "
+                   "pip install \"pytest-wfcallbacks[grpc]\" (from a checkout: pip install -e \".[grpc]\")")
+    else:
+        problem = ""
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    grpc_server = serve_grpc(workflow_server)
+    try:
+        yield grpc_server
+    finally:
+        grpc_server.close()
+
+
+@pytest.fixture
+def workflow_grpc_target(workflow_runtime: WorkflowRuntime, workflow_grpc_server: GrpcServer) -> str:
+    """``"127.0.0.1:<port>"``: the gRPC target of the Executions API serving this test's ``workflow_runtime``.
+
+    Give it to the official client over an insecure channel::
+
+        channel = grpc.insecure_channel(workflow_grpc_target)
+        client = ExecutionsClient(transport=ExecutionsGrpcTransport(channel=channel))
+
+    Executions the client creates belong to ``workflow_runtime`` (they appear in its ``executions``
+    and run on its virtual clock). The server behind it is ``workflow_grpc_server``.
+    """
+    return workflow_grpc_server.target
 
 
 @pytest.fixture

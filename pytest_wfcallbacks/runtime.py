@@ -665,7 +665,7 @@ class WorkflowRuntime:
                 execution.wait()
                 outcome = Outcome(execution.state, execution.value, execution.error, seed)
                 self._absorb_problems(probe)
-                # Ids differ per seed (DECISIONS.md #29): compare outcomes with them masked.
+                # Ids differ per seed (docs/decisions.md #29): compare outcomes with them masked.
                 key = json_or_repr([outcome.state.value, outcome.value, outcome.error])
                 key = key.replace(probe.base_url, "<base>")
                 for ident in [execution.id, *execution._endpoints]:

@@ -1,4 +1,4 @@
-"""Runtime settings and limits, with the defaults of DESIGN.md and DECISIONS.md #23."""
+"""Runtime settings and limits, with the documented defaults (README, docs/decisions.md #23)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-#: The instant every virtual clock starts at unless a test sets ``start_time`` (DECISIONS.md #28).
+#: The instant every virtual clock starts at unless a test sets ``start_time`` (docs/decisions.md #28).
 DEFAULT_START_TIME = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Service limits, each enforced and each a named setting (DECISIONS.md #23)."""
+    """Service limits, each enforced and each a named setting (docs/decisions.md #23)."""
 
     steps: int = 100_000
     call_depth: int = 20

@@ -2,7 +2,7 @@
 
 YAML is read with a safe loader whose implicit types follow Workflows, not
 YAML 1.1: only ``true/false/True/False/TRUE/FALSE`` are booleans (``yes``,
-``no``, ``on``, ``off`` stay strings, DECISIONS.md #27) and dates stay strings.
+``no``, ``on``, ``off`` stay strings, docs/decisions.md #27) and dates stay strings.
 Every mapping and sequence comes back as `MarkedDict` / `MarkedList`, plain
 ``dict`` / ``list`` subclasses that remember where each key and item started,
 so deploy-time errors can point at ``file:line:column``. JSON is read by the

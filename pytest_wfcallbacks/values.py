@@ -52,7 +52,7 @@ def is_number(value: Any) -> bool:
 
 
 def check_int(value: int) -> int:
-    """Raise ValueError when an int left the signed 64-bit range (DECISIONS.md #19)."""
+    """Raise ValueError when an int left the signed 64-bit range (docs/decisions.md #19)."""
     if value > INT_MAX or value < INT_MIN:
         raise value_error("integer overflow")
     return value
@@ -83,7 +83,7 @@ def values_equal(left: Any, right: Any) -> bool:
     if lk is list:
         return len(left) == len(right) and all(values_equal(a, b) for a, b in zip(left, right, strict=True))
     if lk is dict:
-        # Key order is irrelevant for equality (LANGUAGE.md §3.5).
+        # Key order is irrelevant for equality (docs/semantics.md §3.5).
         return len(left) == len(right) and all(
             key in right and values_equal(item, right[key]) for key, item in left.items()
         )
@@ -161,7 +161,7 @@ _FAST_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allo
 
 
 def json_encode(value: Any, *, indent: str | None = None, prefix: str = "") -> str:
-    """JSON text per DECISIONS.md #31: compact, insertion order, non-ASCII as is, doubles with a point.
+    """JSON text per docs/decisions.md #31: compact, insertion order, non-ASCII as is, doubles with a point.
 
     Bytes, NaN, infinities and functions raise a ValueError Workflows error. With
     ``indent``, each element starts on a new line with ``prefix`` plus one

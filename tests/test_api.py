@@ -1,4 +1,4 @@
-"""The Workflows and Executions REST APIs on the loopback server, over plain HTTP (LANGUAGE.md §6.3)."""
+"""The Workflows and Executions REST APIs on the loopback server, over plain HTTP (docs/semantics.md §6.3)."""
 
 from __future__ import annotations
 

@@ -120,12 +120,10 @@ def test_runtime_deploys_are_visible_to_the_client_and_errors_are_http_errors(wo
 # --------------------------------------------------------------------------- gRPC: the official ExecutionsClient
 
 
-@pytest.fixture(scope="module")
-def grpc_target(workflow_server):
-    from pytest_wfcallbacks.grpc_api import serve_grpc
-
-    with serve_grpc(workflow_server) as server:
-        yield server.target
+@pytest.fixture
+def grpc_target(workflow_grpc_target):
+    """The plugin's fixture: the session's gRPC server, routing to this test's runtime."""
+    return workflow_grpc_target
 
 
 def executions_client(target: str) -> Any:
@@ -168,3 +166,35 @@ def test_executions_client_over_grpc_creates_gets_lists_and_cancels(workflow_run
         client.get_execution(name=f"{parent}/executions/unknown")
     with pytest.raises(InvalidArgument, match="not valid JSON"):
         client.create_execution(parent=parent, execution=Execution(argument="{oops"))
+
+
+def test_grpc_fixture_is_one_server_per_session_routing_to_each_tests_runtime(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import grpc
+        from google.cloud.workflows.executions_v1 import Execution, ExecutionsClient
+        from google.cloud.workflows.executions_v1.services.executions.transports import ExecutionsGrpcTransport
+
+        TARGETS = []
+        PARENT = "projects/test-project/locations/us-central1/workflows/w"
+
+        def client(target):
+            return ExecutionsClient(transport=ExecutionsGrpcTransport(channel=grpc.insecure_channel(target)))
+
+        def test_first(workflow_runtime, workflow_grpc_target):
+            TARGETS.append(workflow_grpc_target)
+            workflow_runtime.deploy([{"r": {"return": 1}}], name="w")
+            created = client(workflow_grpc_target).create_execution(parent=PARENT, execution=Execution())
+            assert [e.name for e in workflow_runtime.executions] == [created.name]
+
+        def test_second(workflow_runtime, workflow_grpc_target, workflow_grpc_server):
+            TARGETS.append(workflow_grpc_target)
+            assert TARGETS[0] == TARGETS[1] == workflow_grpc_server.target
+            assert workflow_grpc_target.startswith("127.0.0.1:")
+            workflow_runtime.deploy([{"r": {"return": 2}}], name="w")
+            created = client(workflow_grpc_target).create_execution(parent=PARENT, execution=Execution())
+            execution = next(e for e in workflow_runtime.executions if e.name == created.name)
+            assert execution.result() == 2
+        """
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)

@@ -1,4 +1,4 @@
-"""The callback contract, one test (or a few) per row of DECISIONS.md #1-#13."""
+"""The callback contract, one test (or a few) per row of docs/decisions.md #1-#13."""
 
 from __future__ import annotations
 
@@ -502,7 +502,7 @@ def test_13_same_seed_same_ids(workflow_server: WorkflowServer) -> None:
 
 
 def test_a_url_with_another_project_location_or_workflow_is_not_found(workflow_runtime) -> None:
-    # DECISIONS.md #5: a sender that builds the URL itself with the wrong names gets 404, as in production.
+    # docs/decisions.md #5: a sender that builds the URL itself with the wrong names gets 404, as in production.
     execution = workflow_runtime.execute(
         "- c:\n    call: events.create_callback_endpoint\n    result: cb\n"
         "- w:\n    call: events.await_callback\n    args: {callback: ${cb}}\n    result: r\n"

@@ -1,4 +1,4 @@
-"""Every case in ../shared/conformance, run through the public API (one parametrised test)."""
+"""Every case in tests/conformance/*.yaml, run through the public API (one parametrised test)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ import yaml
 
 from pytest_wfcallbacks import ExecutionState, WorkflowRuntime, WorkflowSyntaxError
 
-from .conftest import SHARED
-
-CONFORMANCE = SHARED / "conformance"
+from .conftest import CONFORMANCE
 
 
 def _cases() -> list[Any]:
@@ -39,7 +37,7 @@ CASES = _cases()
 
 
 def test_conformance_cases_were_found() -> None:
-    assert len(CASES) >= 100, f"expected the shared conformance cases in {CONFORMANCE}"
+    assert len(CASES) >= 100, f"expected the conformance cases in {CONFORMANCE}"
 
 
 @pytest.mark.parametrize("case", CASES)

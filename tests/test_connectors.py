@@ -1,4 +1,4 @@
-"""Connector calls: fakes on ``workflow_runtime.connectors`` and child executions (LANGUAGE.md §4.14-§4.15).
+"""Connector calls: fakes on ``workflow_runtime.connectors`` and child executions (docs/semantics.md §4.14-§4.15).
 
 The first part runs the official connector samples with fakes, as a user testing
 them would; the rest covers the registry, errors, timing and the teardown report.
@@ -23,16 +23,17 @@ from pytest_wfcallbacks import (
 )
 from pytest_wfcallbacks.errors import WorkflowError
 
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "samples" / "official"
+from .conftest import official_samples
+
 RUN = "googleapis.workflowexecutions.v1.projects.locations.workflows.executions.run"
 PUBLISH = "googleapis.pubsub.v1.projects.topics.publish"
 GET_DOC = "googleapis.firestore.v1.projects.databases.documents.get"
 
 
 def sample(name: str) -> Path:
-    path = SAMPLES / name
-    if not path.is_file():
-        pytest.fail(f"{path} is missing: the suite needs ../shared beside the repository")
+    """An official sample (tests that call this are marked ``official_samples``)."""
+    path = official_samples() / name
+    assert path.is_file(), f"{path} is missing from the official samples"
     return path
 
 
@@ -51,6 +52,7 @@ def call_flow(target: str, args: Any, *, catch: bool = False) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- official samples
 
 
+@pytest.mark.official_samples
 def test_sample_publish_pubsub(workflow_runtime: WorkflowRuntime) -> None:
     publish = workflow_runtime.connectors.fake(PUBLISH, returns={"messageIds": ["8712"]})
 
@@ -63,6 +65,7 @@ def test_sample_publish_pubsub(workflow_runtime: WorkflowRuntime) -> None:
     assert call.step == "publish"
 
 
+@pytest.mark.official_samples
 def test_sample_access_secret_decodes_the_payload(workflow_runtime: WorkflowRuntime) -> None:
     access = workflow_runtime.connectors.fake("googleapis.secretmanager.v1.projects.secrets.versions.access",
                                               returns={"payload": {"data": b64("hunter2")}})
@@ -74,6 +77,7 @@ def test_sample_access_secret_decodes_the_payload(workflow_runtime: WorkflowRunt
     assert access.calls[0].args == {"name": f"projects/{number}/secrets/test-secret/versions/1"}
 
 
+@pytest.mark.official_samples
 def test_sample_access_secret_missing_secret_fails_with_http_404(workflow_runtime: WorkflowRuntime) -> None:
     workflow_runtime.connectors.fake("googleapis.secretmanager.v1.projects.secrets.versions.access",
                                      raises=ConnectorError.http(404, "Secret [test-secret] not found"))
@@ -86,6 +90,7 @@ def test_sample_access_secret_missing_secret_fails_with_http_404(workflow_runtim
     assert execution.error["body"]["error"]["status"] == "NOT_FOUND"
 
 
+@pytest.mark.official_samples
 def test_sample_read_and_write_firestore(workflow_runtime: WorkflowRuntime) -> None:
     fields = {"FirstName": {"stringValue": "John"}, "LastName": {"stringValue": "Smith"}}
     workflow_runtime.connectors.fake(GET_DOC, returns={"name": "doc", "fields": fields})
@@ -105,6 +110,7 @@ def test_sample_read_and_write_firestore(workflow_runtime: WorkflowRuntime) -> N
                         "Age": {"integerValue": 32}}]
 
 
+@pytest.mark.official_samples
 def test_sample_start_and_stop_vm_take_the_operation_time(workflow_runtime: WorkflowRuntime) -> None:
     # Compute operations are long-running: the connector polls until DONE; the fake says how long that takes.
     workflow_runtime.connectors.fake("googleapis.compute.v1.instances.*", returns={"status": "DONE"}, after=45)
@@ -119,6 +125,7 @@ def test_sample_start_and_stop_vm_take_the_operation_time(workflow_runtime: Work
                                                          "zone": "us-central1-a"}
 
 
+@pytest.mark.official_samples
 def test_sample_failed_vm_operation_raises_operation_error(workflow_runtime: WorkflowRuntime) -> None:
     workflow_runtime.connectors.fake(
         "googleapis.compute.v1.instances.start",
@@ -131,6 +138,7 @@ def test_sample_failed_vm_operation_raises_operation_error(workflow_runtime: Wor
     assert execution.duration == 12.0
 
 
+@pytest.mark.official_samples
 def test_sample_write_sheets_mixes_a_connector_and_http(workflow_runtime: WorkflowRuntime) -> None:
     create = workflow_runtime.connectors.fake("googleapis.sheets.v4.spreadsheets.create",
                                               returns={"spreadsheetId": "sheet-1"})
@@ -145,6 +153,7 @@ def test_sample_write_sheets_mixes_a_connector_and_http(workflow_runtime: Workfl
     assert create.calls[0].connector_params == {"scopes": "https://www.googleapis.com/auth/drive"}
 
 
+@pytest.mark.official_samples
 def test_sample_bigquery_page_token_walks_every_page(workflow_runtime: WorkflowRuntime) -> None:
     workflow_runtime.connectors.fake("googleapis.bigquery.v2.jobs.insert",
                                      returns={"jobReference": {"jobId": "job-7"}})
@@ -161,6 +170,7 @@ def test_sample_bigquery_page_token_walks_every_page(workflow_runtime: WorkflowR
     assert {c.args["jobId"] for c in pages.calls} == {"job-7"}
 
 
+@pytest.mark.official_samples
 def test_sample_poll_bigquery_job_manual_sleeps_between_polls(workflow_runtime: WorkflowRuntime) -> None:
     workflow_runtime.connectors.fake("googleapis.bigquery.v2.jobs.query", returns={"jobReference": {"jobId": "j"}})
     polls = workflow_runtime.connectors.fake("googleapis.bigquery.v2.jobs.getQueryResults", results=[
@@ -173,6 +183,7 @@ def test_sample_poll_bigquery_job_manual_sleeps_between_polls(workflow_runtime: 
     assert execution.duration == 10.0
 
 
+@pytest.mark.official_samples
 def test_sample_poll_bigquery_job_auto_honours_its_timeout(workflow_runtime: WorkflowRuntime) -> None:
     job = workflow_runtime.connectors.fake("googleapis.bigquery.v2.jobs.insert",
                                            returns={"status": {"state": "DONE"}}, after=3000)
@@ -189,6 +200,7 @@ def test_sample_poll_bigquery_job_auto_honours_its_timeout(workflow_runtime: Wor
     assert late.duration == 3600.0
 
 
+@pytest.mark.official_samples
 def test_sample_compute_lifecycle_with_a_stateful_fake(workflow_runtime: WorkflowRuntime) -> None:
     status = {"value": "NONE"}
     transitions = {"insert": "STAGING", "start": "RUNNING", "stop": "TERMINATED", "delete": "NONE"}
@@ -208,6 +220,7 @@ def test_sample_compute_lifecycle_with_a_stateful_fake(workflow_runtime: Workflo
     assert [c.name.rsplit(".", 1)[1] for c in fake.calls] == ["insert", "start", "get", "stop", "get", "delete"]
 
 
+@pytest.mark.official_samples
 def test_sample_compute_reports_an_unexpected_status(workflow_runtime: WorkflowRuntime) -> None:
     workflow_runtime.connectors.fake("googleapis.compute.v1.instances.*", returns={"status": "DONE"})
     workflow_runtime.connectors.fake("googleapis.compute.v1.instances.get", returns={"status": "PROVISIONING"})
@@ -217,6 +230,7 @@ def test_sample_compute_reports_an_unexpected_status(workflow_runtime: WorkflowR
     assert execution.error == "Expected VM status is RUNNING. Received PROVISIONING instead."
 
 
+@pytest.mark.official_samples
 def test_sample_pubsub_round_trip(workflow_runtime: WorkflowRuntime) -> None:
     published: list[str] = []
 
@@ -240,6 +254,7 @@ def test_sample_pubsub_round_trip(workflow_runtime: WorkflowRuntime) -> None:
         ["subscriptions", "delete"], ["topics", "delete"]]
 
 
+@pytest.mark.official_samples
 def test_sample_firestore_connector_checks_the_document(workflow_runtime: WorkflowRuntime) -> None:
     connectors = workflow_runtime.connectors
     connectors.fake("googleapis.firestore.v1.projects.databases.*")
@@ -256,6 +271,7 @@ def test_sample_firestore_connector_checks_the_document(workflow_runtime: Workfl
     assert execution.duration == 300.0
 
 
+@pytest.mark.official_samples
 def test_sample_workflowexecutions_runs_a_real_child(workflow_runtime: WorkflowRuntime) -> None:
     name = "[fill in the workflow to execute]"
     workflow_runtime.deploy({"main": {"params": ["args"], "steps": [
@@ -282,6 +298,7 @@ def test_sample_workflowexecutions_runs_a_real_child(workflow_runtime: WorkflowR
     assert parent.duration == child.duration == 20.0
 
 
+@pytest.mark.official_samples
 def test_sample_parallel_for_in_runs_one_child_per_text(workflow_runtime: WorkflowRuntime) -> None:
     workflow_runtime.deploy({"main": {"params": ["arg"], "steps": [
         {"wait": {"call": "sys.sleep", "args": {"seconds": "${len(arg.text)}"}}},

@@ -1,4 +1,4 @@
-"""Decisions of spec/DECISIONS.md that no other test file pins precisely.
+"""Decisions of docs/decisions.md that no other test file pins precisely.
 
 The rule is "every decision needs a test". Most decisions are pinned where their
 module is tested (test_callback_contract.py for #1-#13, test_expressions.py for

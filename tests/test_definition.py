@@ -138,7 +138,7 @@ def test_workflow_shapes_rejected(workflow_runtime: WorkflowRuntime, source: str
 
 
 def test_yaml_booleans_follow_workflows(workflow_runtime: WorkflowRuntime) -> None:
-    """DECISIONS.md #27: yes/no/on/off stay strings; True/FALSE are booleans."""
+    """docs/decisions.md #27: yes/no/on/off stay strings; True/FALSE are booleans."""
     value = workflow_runtime.run("- r:\n    return: [yes, no, on, off, True, FALSE, 2024-01-01]\n").result()
     assert value == ["yes", "no", "on", "off", True, False, "2024-01-01"]
 

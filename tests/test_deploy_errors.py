@@ -902,7 +902,7 @@ def test_variables(
 
 
 def test_switch_arm_and_nested_steps_do_not_make_scopes(workflow_runtime: WorkflowRuntime) -> None:
-    """Names first assigned in switch arms, nested steps and try bodies stay visible (LANGUAGE.md §3.9)."""
+    """Names first assigned in switch arms, nested steps and try bodies stay visible (docs/semantics.md §3.9)."""
     workflow = workflow_runtime.deploy(textwrap.dedent("""
         - a:
             switch:
@@ -931,7 +931,7 @@ def test_switch_arm_and_nested_steps_do_not_make_scopes(workflow_runtime: Workfl
 def test_read_before_a_later_assignment_in_the_same_scope_is_a_runtime_key_error(
     workflow_runtime: WorkflowRuntime,
 ) -> None:
-    """DECISIONS.md #32: some path assigns the name, so the read is left to run time (KeyError)."""
+    """docs/decisions.md #32: some path assigns the name, so the read is left to run time (KeyError)."""
     execution = workflow_runtime.run(textwrap.dedent("""
         - a:
             switch:
@@ -1143,7 +1143,7 @@ def test_a_step_key_beside_the_step_name_says_to_indent_it(workflow_runtime) -> 
 
 @pytest.mark.parametrize("target", ["m.k", "m[v]", "l[0]"])
 def test_a_branch_writing_into_a_parent_variable_needs_shared(workflow_runtime, target: str) -> None:
-    # LANGUAGE.md §2.5: writing a parent variable not listed in `shared` is a deploy error,
+    # docs/semantics.md §2.5: writing a parent variable not listed in `shared` is a deploy error,
     # also when the write changes only part of it.
     source = f"""
 - a:
@@ -1177,7 +1177,7 @@ def test_a_branch_writing_into_a_parent_variable_needs_shared(workflow_runtime, 
 ])
 def test_a_subworkflow_that_waits_cannot_be_called_in_an_expression(workflow_runtime, body: str) -> None:
     # A retry sleeps its backoff and a parallel step waits for its branches: both block,
-    # so the routine may not run inside an expression (LANGUAGE.md §2.2).
+    # so the routine may not run inside an expression (docs/semantics.md §2.2).
     source = "main:\n  steps:\n    - a:\n        assign:\n          - x: ${helper()}\nhelper:\n  steps:\n" + body
     with pytest.raises(WorkflowSyntaxError) as info:
         workflow_runtime.deploy(source)

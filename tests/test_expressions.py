@@ -1,4 +1,4 @@
-"""The expression language (LANGUAGE.md §3; DECISIONS.md #15, #18-#21, #30, #31), run through a runtime.
+"""The expression language (docs/semantics.md §3; docs/decisions.md #15, #18-#21, #30, #31), run through a runtime.
 
 Every expression is evaluated as ``- r: {return: ${EXPR}}`` (with variables
 bound from the execution argument when given), so these tests cover the
@@ -92,7 +92,7 @@ def test_slash_always_gives_a_double(workflow_runtime: WorkflowRuntime) -> None:
 
 
 def test_floor_division_and_remainder_follow_python(workflow_runtime: WorkflowRuntime) -> None:
-    """DECISIONS.md #20: floor toward minus infinity; the remainder takes the divisor's sign."""
+    """docs/decisions.md #20: floor toward minus infinity; the remainder takes the divisor's sign."""
     check(
         workflow_runtime,
         [
@@ -139,7 +139,7 @@ def test_int_boundaries(workflow_runtime: WorkflowRuntime) -> None:
 
 
 def test_int_overflow_is_a_value_error_everywhere(workflow_runtime: WorkflowRuntime) -> None:
-    """DECISIONS.md #19: never silently grows or wraps."""
+    """docs/decisions.md #19: never silently grows or wraps."""
     check_errors(
         workflow_runtime,
         [
@@ -204,7 +204,7 @@ def test_plus_on_strings_lists_and_maps(workflow_runtime: WorkflowRuntime) -> No
 
 @pytest.mark.workflow_runtime(implicit_string_concat=True)
 def test_implicit_string_concat_option(workflow_runtime: WorkflowRuntime) -> None:
-    """DECISIONS.md #15: with the option, int, double and bool are converted with string()."""
+    """docs/decisions.md #15: with the option, int, double and bool are converted with string()."""
     check(
         workflow_runtime,
         [('"n=" + 5', "n=5"), ('1.5 + "x"', "1.5x"), ('"x" + true', "xtrue"), ('2.0 + "!"', "2.0!"), ("1 + 2", 3)],
@@ -376,7 +376,7 @@ def test_logical_operators_need_booleans(workflow_runtime: WorkflowRuntime) -> N
 
 
 def test_logical_operators_short_circuit(workflow_runtime: WorkflowRuntime) -> None:
-    """DECISIONS.md #21: the right side is evaluated only when needed (and only then type-checked)."""
+    """docs/decisions.md #21: the right side is evaluated only when needed (and only then type-checked)."""
     check(
         workflow_runtime,
         [
@@ -393,7 +393,7 @@ def test_logical_operators_short_circuit(workflow_runtime: WorkflowRuntime) -> N
 
 
 def test_not_binds_tighter_than_comparisons(workflow_runtime: WorkflowRuntime) -> None:
-    """LANGUAGE.md §3.3: `not a == b` is `(not a) == b`."""
+    """docs/semantics.md §3.3: `not a == b` is `(not a) == b`."""
     check(workflow_runtime, [("not false == true", True), ("not true == false", True), ('not ("x" in ["x"])', False)])
     check_errors(workflow_runtime, [("not 1 == 1", "TypeError"), ('not "x" in ["x"]', "TypeError")])
 
@@ -468,7 +468,7 @@ def test_list_and_map_literals(workflow_runtime: WorkflowRuntime) -> None:
             ("{}", {}),
             ('[1, "a", null, true, 1.5, [2], {"k": 3}]', [1, "a", None, True, 1.5, [2], {"k": 3}]),
             ('{"a": {"b": [1, 2.0]}, "c": null}', {"a": {"b": [1, 2.0]}, "c": None}),
-            ('{"z": 1, "a": 2, "m": 3}', {"z": 1, "a": 2, "m": 3}),  # insertion order, DECISIONS.md #30
+            ('{"z": 1, "a": 2, "m": 3}', {"z": 1, "a": 2, "m": 3}),  # insertion order, docs/decisions.md #30
             ("[1 + 1, 2 * 2.0]", [2, 4.0]),
         ],
     )
@@ -478,7 +478,7 @@ def test_expression_map_keys(workflow_runtime: WorkflowRuntime) -> None:
     check(workflow_runtime, [('{"a" + "b": 1}', {"ab": 1}), ('{string(1): "one"}', {"1": "one"})])
     assert value(workflow_runtime, "{k: v}", {"k": "key", "v": [1]}) == {"key": [1]}
     check_errors(workflow_runtime, [("{1: 2}", "TypeError"), ("{null: 2}", "TypeError")])
-    # In YAML/JSON map literals, a key may be an expression too (LANGUAGE.md §1.5).
+    # In YAML/JSON map literals, a key may be an expression too (docs/semantics.md §1.5).
     execution = workflow_runtime.run(
         [{"a": {"assign": [{"k": "dyn"}]}}, {"r": {"return": {"${k}": "Apple", '${k + "2"}': 2, "plain": 3}}}]
     )
@@ -509,7 +509,7 @@ def test_member_and_index_errors(workflow_runtime: WorkflowRuntime) -> None:
             ('{"a": 1}.z', "KeyError"),
             ('{"a": 1}["z"]', "KeyError"),
             ("[1, 2, 3][3]", "IndexError"),
-            ("[1, 2, 3][-1]", "IndexError"),  # DECISIONS.md #18
+            ("[1, 2, 3][-1]", "IndexError"),  # docs/decisions.md #18
             ("[][0]", "IndexError"),
             ("[1, 2, 3][1.0]", "TypeError"),
             ('[1, 2]["0"]', "TypeError"),
@@ -523,7 +523,7 @@ def test_member_and_index_errors(workflow_runtime: WorkflowRuntime) -> None:
 
 
 def test_undefined_variable(workflow_runtime: WorkflowRuntime) -> None:
-    """DECISIONS.md #22/#32: statically visible reads of unassigned names are deploy errors."""
+    """docs/decisions.md #22/#32: statically visible reads of unassigned names are deploy errors."""
     with pytest.raises(WorkflowSyntaxError, match="nope"):
         workflow_runtime.deploy([{"r": {"return": "${nope + 1}"}}])
 

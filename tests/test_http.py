@@ -1,6 +1,6 @@
 """``http.*`` from workflows: arguments, body encoding, response decoding, errors, mocks and loopback.
 
-LANGUAGE.md §4.3 and DECISIONS.md #16; the retry policies are in test_http_retry.py.
+docs/semantics.md §4.3 and docs/decisions.md #16; the retry policies are in test_http_retry.py.
 """
 
 from __future__ import annotations

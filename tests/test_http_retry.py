@@ -1,4 +1,4 @@
-"""Retry policies for ``http.*`` (DECISIONS.md #17): attempts counted on the route, backoff on the virtual clock.
+"""Retry policies for ``http.*`` (docs/decisions.md #17): attempts counted on the route, backoff on the virtual clock.
 
 ``http.default_retry`` retries HTTP 429, 502, 503, 504, ConnectionError,
 ConnectionFailedError and TimeoutError; ``http.default_retry_non_idempotent``

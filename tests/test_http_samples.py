@@ -1,7 +1,7 @@
 """The official samples that call HTTP, run against respx mocks as a user would test them.
 
-The samples (../shared/samples/official, unchanged from GoogleCloudPlatform/workflows-samples)
-call made-up hosts; every test mocks the calls a sample makes and checks the
+The samples (unchanged from GoogleCloudPlatform/workflows-samples, an external corpus given
+with ``--official-samples DIR``; see conftest.py) call made-up hosts; every test mocks the calls a sample makes and checks the
 result, the requests the service received, the attempts and the virtual time.
 Three samples (iterate_for_in_http, iterate_for_range_http and
 parallel_iteration) use the whole response map where they mean its body; the
@@ -21,13 +21,14 @@ import pytest
 from pytest_wfcallbacks import WorkflowRuntime
 from pytest_wfcallbacks.outbound import FAKE_TOKEN
 
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "samples" / "official"
+from .conftest import official_samples
+
+pytestmark = pytest.mark.official_samples
 
 
 def sample(name: str) -> Path:
-    path = SAMPLES / f"{name}.workflows.yaml"
-    if not path.is_file():
-        pytest.fail(f"{path} is missing: the suite needs ../shared beside the repository")
+    path = official_samples() / f"{name}.workflows.yaml"
+    assert path.is_file(), f"{path} is missing from the official samples"
     return path
 
 

@@ -36,7 +36,7 @@ from pytest_wfcallbacks.values import INT_MAX, INT_MIN, key_error
 
 REGISTRY = load_all()
 CONTEXT = CompileContext(REGISTRY, {})
-#: The tags a built-in error may carry when an expression fails (LANGUAGE.md §5.2).
+#: The tags a built-in error may carry when an expression fails (docs/semantics.md §5.2).
 EXPRESSION_TAGS = {"TypeError", "ValueError", "KeyError", "IndexError", "ZeroDivisionError"}
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -381,7 +381,7 @@ def test_a_workflow_that_cancels_itself_through_the_api(workflow_runtime) -> Non
 
 
 def test_explore_outcomes_do_not_differ_by_ids(workflow_runtime) -> None:
-    # Ids are seeded (DECISIONS.md #29), so an error naming a callback id differs per seed;
+    # Ids are seeded (docs/decisions.md #29), so an error naming a callback id differs per seed;
     # the same outcome must still count once.
     source = ("- c:\n    call: events.create_callback_endpoint\n    result: cb\n"
               "- w:\n    call: events.await_callback\n    args: {callback: ${cb}, timeout: 10}\n")

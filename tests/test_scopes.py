@@ -1,4 +1,4 @@
-"""Variable scopes (LANGUAGE.md §3.9): only for bodies, except blocks and parallel branches make child
+"""Variable scopes (docs/semantics.md §3.9): only for bodies, except blocks and parallel branches make child
 scopes; writes to an existing outer name update it; names first created in a child scope vanish."""
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def test_each_iteration_starts_with_a_clean_scope(workflow_runtime: WorkflowRunt
 
 
 def test_loop_variable_name_can_be_reused_by_later_loops(workflow_runtime: WorkflowRuntime) -> None:
-    """LANGUAGE.md §2.4: the loop variable is gone after its loop, so a later loop may use the name again."""
+    """docs/semantics.md §2.4: the loop variable is gone after its loop, so a later loop may use the name again."""
     assert run_value(workflow_runtime, """
         - init:
             assign:

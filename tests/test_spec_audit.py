@@ -1,10 +1,10 @@
-"""Claims of LANGUAGE.md (§1-§7, §11) that no other test pinned, found by a claim-by-claim audit.
+"""Claims of docs/semantics.md (§1-§7, §11) that no other test pinned, found by a claim-by-claim audit.
 
 Each test names the section it comes from. Everything runs through the public
 API (`WorkflowRuntime`), and results are compared *with their Workflows types*
-(int 3 is not double 3.0, true is not 1). Where DECISIONS.md settles an open
+(int 3 is not double 3.0, true is not 1). Where docs/decisions.md settles an open
 point (for example #15: ``"n=" + 5`` is a TypeError by default), the test
-follows DECISIONS.md.
+follows docs/decisions.md.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def log_times(execution: Execution) -> list[float]:
 
 # ---------------------------------------------------------------- §11 vectors
 
-# LANGUAGE.md §11, "Expressions" table, row by row (the CONFLICT row as DECISIONS.md #15 settles it).
+# docs/semantics.md §11, "Expressions" table, row by row (the CONFLICT row as docs/decisions.md #15 settles it).
 SECTION_11_EXPRESSIONS: list[tuple[str, Any]] = [
     ("7 / 2", 3.5),
     ("4 / 2", 2.0),
@@ -323,7 +323,7 @@ def test_returning_bytes_nested_in_a_value_fails(workflow_runtime: WorkflowRunti
               wrapped: ["ok", '${text.encode("raw")}']
         """)
     assert execution.state is ExecutionState.FAILED
-    assert execution.error["tags"] == ["TypeError"]  # LANGUAGE.md recommends TypeError or ValueError
+    assert execution.error["tags"] == ["TypeError"]  # docs/semantics.md recommends TypeError or ValueError
     assert "bytes" in execution.error["message"]
 
 

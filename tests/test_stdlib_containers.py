@@ -1,4 +1,4 @@
-"""The ``list`` and ``map`` modules (LANGUAGE.md §4.8, §4.9), called through the registry."""
+"""The ``list`` and ``map`` modules (docs/semantics.md §4.8, §4.9), called through the registry."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ``base64``, ``json`` and ``hash`` modules (LANGUAGE.md §4.4, §4.6, §4.7), called through the registry."""
+"""The ``base64``, ``json`` and ``hash`` modules (docs/semantics.md §4.4, §4.6, §4.7), called through the registry."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Top-level expression helpers (LANGUAGE.md §3.7), called through the registry."""
+"""Top-level expression helpers (docs/semantics.md §3.7), called through the registry."""
 
 from __future__ import annotations
 

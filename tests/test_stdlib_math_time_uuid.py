@@ -1,4 +1,4 @@
-"""The ``math``, ``time``, ``uuid`` and ``retry`` modules (LANGUAGE.md §4.10 to 4.13), called through the registry."""
+"""The ``math``, ``time``, ``uuid`` and ``retry`` modules (docs/semantics.md §4.10 to 4.13), called through the registry."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The function registry: documented signatures and uniform arity and type errors.
 
-Parameter names and positional order are those of LANGUAGE.md §4 (and §3.7 for
+Parameter names and positional order are those of docs/semantics.md §4 (and §3.7 for
 the top-level helpers): a call step passes them by name, an expression by
 position.
 """
@@ -18,7 +18,7 @@ from pytest_wfcallbacks.stdlib.registry import Function, param
 
 REGISTRY = load_all()
 
-#: Every function of LANGUAGE.md §3.7 and §4 (http.* is checked by its own module's tests).
+#: Every function of docs/semantics.md §3.7 and §4 (http.* is checked by its own module's tests).
 DOCUMENTED: dict[str, tuple[str, ...]] = {
     "default": ("val", "fallback"),
     "if": ("cond", "a", "b"),

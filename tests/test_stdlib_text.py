@@ -1,4 +1,4 @@
-"""The ``text`` module (LANGUAGE.md §4.5), called through the registry."""
+"""The ``text`` module (docs/semantics.md §4.5), called through the registry."""
 
 from __future__ import annotations
 

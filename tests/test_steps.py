@@ -1,4 +1,4 @@
-"""Step semantics (LANGUAGE.md §2, DECISIONS.md #14, #23, #26): what each step type does when it runs."""
+"""Step semantics (docs/semantics.md §2, docs/decisions.md #14, #23, #26): what each step type does when it runs."""
 
 from __future__ import annotations
 
@@ -630,7 +630,7 @@ def _with_policy(policy: str | None) -> str:
 
 
 def test_parallel_default_policy_stops_the_other_branches(workflow_runtime: WorkflowRuntime) -> None:
-    """DECISIONS.md #14: the first unhandled error stops the others at their next step."""
+    """docs/decisions.md #14: the first unhandled error stops the others at their next step."""
     error, finished = workflow_runtime.run(_with_policy(None)).result()
     assert finished == []
     assert error["tags"] == ["UnhandledBranchError"]
@@ -1137,7 +1137,7 @@ def test_memory_limit_counts_nested_values_and_call_results(workflow_server: Any
 
 
 def test_try_body_may_be_a_single_for_step(workflow_runtime: WorkflowRuntime) -> None:
-    """LANGUAGE.md §2.4 notes a deploy quirk for `try: {for: ...}`; the double accepts it and runs it."""
+    """docs/semantics.md §2.4 notes a deploy quirk for `try: {for: ...}`; the double accepts it and runs it."""
     assert result(workflow_runtime, """
         - init:
             assign:
@@ -1162,7 +1162,7 @@ def test_try_body_may_be_a_single_for_step(workflow_runtime: WorkflowRuntime) ->
 
 def test_memory_limit_counts_all_variables_together(workflow_server: Any) -> None:
     # Each list (about 380 bytes) fits in the 1,000-byte budget; three together do not
-    # (DECISIONS.md #23: one budget for all variables).
+    # (docs/decisions.md #23: one budget for all variables).
     source = """
         - a:
             assign:

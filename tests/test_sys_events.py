@@ -1,4 +1,4 @@
-"""The ``sys`` module and the argument checks of ``events`` (LANGUAGE.md §4.1-§4.2), through a runtime."""
+"""The ``sys`` module and the argument checks of ``events`` (docs/semantics.md §4.1-§4.2), through a runtime."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from pytest_wfcallbacks import WorkflowRuntime, WorkflowSyntaxError
 from pytest_wfcallbacks.stdlib.syslib import SEVERITIES
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()  # DECISIONS.md #28: the default virtual start
+START = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()  # docs/decisions.md #28: the default virtual start
 
 
 def call(target: str, args: Any = None, result: bool = True) -> list[dict[str, Any]]:
@@ -345,7 +345,7 @@ def test_await_callback_timeout_default_and_expiry(workflow_runtime: WorkflowRun
         ]
     )
     assert failed_tag(execution) == "TimeoutError"
-    assert execution.duration == 43200  # 12 hours of virtual time (DECISIONS.md #23)
+    assert execution.duration == 43200  # 12 hours of virtual time (docs/decisions.md #23)
     execution = workflow_runtime.run(
         [
             {"c": {"call": "events.create_callback_endpoint", "result": "cb"}},

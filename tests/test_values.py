@@ -132,7 +132,7 @@ def test_to_string() -> None:
 
 
 def test_json_encode_compact_ordered_unicode() -> None:
-    """DECISIONS.md #31."""
+    """docs/decisions.md #31."""
     value = {"z": [1, 2.0, -0.5, True, None], "a": 'é ✓ "q"', "n": {"": 1e100}}
     assert json_encode(value) == '{"z":[1,2.0,-0.5,true,null],"a":"é ✓ \\"q\\"","n":{"":1e+100}}'
     assert json_encode(INT_MIN) == "-9223372036854775808"

@@ -128,7 +128,7 @@ class _Compiler:
         if isinstance(node, Literal):
             value = node.value
             if type(value) is int and not INT_MIN <= value <= INT_MAX:
-                # DECISIONS.md #19: a literal that does not fit in 64 bits is rejected at deploy.
+                # docs/decisions.md #19: a literal that does not fit in 64 bits is rejected at deploy.
                 raise CompileError(
                     f"integer literal {value} is outside the signed 64-bit range "
                     f"[{INT_MIN}, {INT_MAX}]: use a double (e.g. {value}.0) if you need it",
@@ -426,7 +426,7 @@ def _floordiv(a: Any, b: Any, fr: Any) -> Any:
         raise wf_error("ZeroDivisionError", "division by zero")
     if type(a) is int and type(b) is int:
         return _int_result(a // b)
-    # Python's float floor division (DECISIONS.md #20): exact, unlike floor(a / b).
+    # Python's float floor division (docs/decisions.md #20): exact, unlike floor(a / b).
     return _float_result(float(a) // b)
 
 

@@ -1,6 +1,6 @@
 """Lexer and Pratt parser for the Workflows expression language (the text inside ``${...}``).
 
-Precedence follows the official table (LANGUAGE.md §3.3), highest first::
+Precedence follows the official table (docs/semantics.md §3.3), highest first::
 
     ( )   . []   not   unary -   * / // %   + -   < <= >= > == != in   and   or
 

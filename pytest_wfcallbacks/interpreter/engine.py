@@ -332,7 +332,7 @@ class Engine:
         if type(begin) not in (int, float) or type(end) not in (int, float):
             raise type_error(f"range bounds must be numbers, got {type_name(begin)} and {type_name(end)}")
         if type(begin) is int:
-            # Both ends inclusive (LANGUAGE.md §2.4); an int start counts in ints up to floor(end).
+            # Both ends inclusive (docs/semantics.md §2.4); an int start counts in ints up to floor(end).
             return range(begin, math.floor(end) + 1)
         # A double start counts in doubles: [1.5, 4] -> 1.5, 2.5, 3.5.
         count = max(0, math.floor(end - begin) + 1)

@@ -120,7 +120,7 @@ _METERED_STRING = 64
 
 
 class MemoryMeter:
-    """Approximate bytes held by one execution's variables (DECISIONS.md #23: 512 KB by default).
+    """Approximate bytes held by one execution's variables (docs/decisions.md #23: 512 KB by default).
 
     The service counts all variables of an execution against one budget. Metering every
     write would cost every step, so only lists, maps and strings of 64 characters or more

@@ -1,6 +1,6 @@
 """The ``base64``, ``json`` and ``hash`` modules.
 
-JSON text follows DECISIONS.md #31 through `values.json_encode` / `values.json_decode`:
+JSON text follows docs/decisions.md #31 through `values.json_encode` / `values.json_decode`:
 compact separators, insertion order, non-ASCII written as is, doubles always
 with a point or exponent, and NaN or infinities rejected.
 """

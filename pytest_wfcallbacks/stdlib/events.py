@@ -13,7 +13,7 @@ CALLBACK_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")
 
 
 # Not blocking in the service's list, but only meaningful in a call step: the
-# project treats it as call-step only (LANGUAGE.md §2.2), so expressions reject it.
+# project treats it as call-step only (docs/semantics.md §2.2), so expressions reject it.
 @REGISTRY.function(
     "events.create_callback_endpoint",
     param("http_callback_method", "string", default="POST"),

@@ -1,7 +1,7 @@
 """Top-level expression helpers: ``default``, ``if``, ``keys``, ``len``, ``int``, ``double``, ``string``, ``get_type``.
 
 These are registered under bare names (no module prefix), with the parameter
-names of LANGUAGE.md §3.7 (``default(val, fallback)``, ``if(cond, a, b)``,
+names of docs/semantics.md §3.7 (``default(val, fallback)``, ``if(cond, a, b)``,
 ``keys(map)``, ``len(x)``, ``int(x)``, ``double(x)``, ``string(x)``, ``get_type(x)``).
 Conversions are strict: ``int("1.5")``, ``int(" 2")`` and ``double("nan")`` are
 ValueErrors, and booleans are never numbers.
@@ -35,7 +35,7 @@ def if_(condition: bool, a: Any, b: Any) -> Any:
 
 @REGISTRY.function("keys", param("map", "map"))
 def keys(mapping: dict[str, Any]) -> list[str]:
-    """The map's keys in insertion order (DECISIONS.md #30)."""
+    """The map's keys in insertion order (docs/decisions.md #30)."""
     return list(mapping)
 
 

@@ -1,8 +1,8 @@
 """The ``http`` module: outbound requests (performed by `outbound.OutboundHttp`) and retry policies.
 
-Arguments are checked here, before anything is sent (LANGUAGE.md §4.3):
+Arguments are checked here, before anything is sent (docs/semantics.md §4.3):
 wrong types are ``TypeError`` (also from the registry's signatures), bad values
-``ValueError``. The retry policies and predicates follow DECISIONS.md #17.
+``ValueError``. The retry policies and predicates follow docs/decisions.md #17.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def request(ctx: CallContext, method: str, url: str, timeout: Any, body: Any, he
                                 private_service_name, ca_certificate))
 
 
-#: Status codes and tags each default predicate retries (DECISIONS.md #17).
+#: Status codes and tags each default predicate retries (docs/decisions.md #17).
 IDEMPOTENT_CODES = frozenset({429, 502, 503, 504})
 IDEMPOTENT_TAGS = frozenset({"ConnectionError", "ConnectionFailedError", "TimeoutError"})
 NON_IDEMPOTENT_CODES = frozenset({429, 503})
@@ -153,13 +153,13 @@ def _matches(exception: Any, codes: frozenset[int], tags: frozenset[str]) -> boo
 
 @REGISTRY.function("http.default_retry_predicate", param("exception", "any"))
 def default_retry_predicate(exception: Any) -> bool:
-    """True for HTTP 429, 502, 503, 504, ConnectionError, ConnectionFailedError and TimeoutError (DECISIONS.md #17)."""
+    """True for HTTP 429, 502, 503, 504, ConnectionError, ConnectionFailedError, TimeoutError (docs/decisions.md)."""
     return _matches(exception, IDEMPOTENT_CODES, IDEMPOTENT_TAGS)
 
 
 @REGISTRY.function("http.default_retry_predicate_non_idempotent", param("exception", "any"))
 def default_retry_predicate_non_idempotent(exception: Any) -> bool:
-    """True for HTTP 429, 503 and ConnectionFailedError (DECISIONS.md #17)."""
+    """True for HTTP 429, 503 and ConnectionFailedError (docs/decisions.md #17)."""
     return _matches(exception, NON_IDEMPOTENT_CODES, NON_IDEMPOTENT_TAGS)
 
 

@@ -3,7 +3,7 @@
 Integers stay integers and doubles stay doubles; ``max``/``min`` of mixed
 operands return the chosen operand unchanged (``math.max(1, 2.5)`` is ``2.5``,
 ``math.max(3, 2.5)`` is ``3``). Results outside the 64-bit range are a
-ValueError (DECISIONS.md #19).
+ValueError (docs/decisions.md #19).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from typing import Any
 
 from .registry import REGISTRY, param
 
-#: The documented default backoff policy (LANGUAGE.md §4.11).
+#: The documented default backoff policy (docs/semantics.md §4.11).
 DEFAULT_BACKOFF: dict[str, Any] = {"initial_delay": 1, "max_delay": 60, "multiplier": 1.25}
 
 REGISTRY.constant("retry.default_backoff", DEFAULT_BACKOFF)

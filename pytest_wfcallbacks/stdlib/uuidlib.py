@@ -1,4 +1,4 @@
-"""The ``uuid`` module: ``uuid.generate()`` from the runtime's seeded random source (DECISIONS.md #29)."""
+"""The ``uuid`` module: ``uuid.generate()`` from the runtime's seeded random source (docs/decisions.md #29)."""
 
 from __future__ import annotations
 
