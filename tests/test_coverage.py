@@ -159,3 +159,35 @@ def test_a_listener_gets_each_execution_of_a_file(tmp_path: Path) -> None:
 def test_format_ranges() -> None:
     assert format_ranges([9, 3, 4, 5, 11, 12]) == "3-5, 9, 11-12"
     assert format_ranges([]) == ""
+
+
+# --------------------------------------------------------------------------- the README and the examples
+
+ROOT = PROJECT.parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+SECTION = README.split("## Coverage of your workflows", 1)[1].split("\n## ", 1)[0]
+#: The steps the README says the examples do not reach: (file, step, line).
+UNREACHED = [("callback_retry_loop.yaml", "otherwise", 48), ("callback_timeout.yaml", "unexpected", 28),
+             ("http_callback_service.yaml", "unexpected", 43)]
+
+
+def test_readme_configuration_is_the_repositorys() -> None:
+    toml = SECTION.split("```toml\n", 1)[1].split("```", 1)[0]
+    assert toml in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    commands = SECTION.split("```bash\n", 1)[1].split("```", 1)[0]
+    assert "python -m pytest examples --cov=examples" in commands
+    assert "python -m pytest examples --wf-coverage" in commands
+
+
+def test_examples_reach_every_step_but_the_ones_the_readme_names(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest(str(ROOT / "examples"), f"--rootdir={ROOT}", "-p", "no:cacheprovider",
+                                "--wf-coverage")
+    assert result.ret == pytest.ExitCode.OK
+    rows = [line.split() for line in result.stdout.lines if line.startswith("examples/workflows/")]
+    files = sorted(path.name for path in (ROOT / "examples" / "workflows").iterdir())
+    assert sorted(row[0].rsplit("/", 1)[1] for row in rows) == files  # every example workflow ran
+    missing = {row[0].rsplit("/", 1)[1]: row[4:] for row in rows}
+    assert {name: lines for name, lines in missing.items() if lines} == {
+        name: [str(line)] for name, _, line in UNREACHED}
+    for name, step, line in UNREACHED:
+        assert f"`{name}` step `{step}` (line {line})" in " ".join(SECTION.split())
