@@ -35,8 +35,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import yaml
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
+from .api_filter import FilterError, compile_filter
 from .callbacks import error_envelope
 from .clock import NS, datetime_to_ns, ns_to_datetime
 from .errors import WfCallbacksError, WorkflowError, WorkflowSyntaxError
@@ -51,10 +54,7 @@ _PREFIX = re.compile(r"^/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[
 _WORKFLOW_ID = re.compile(r"^[A-Za-z]([A-Za-z0-9_-]{0,62}[A-Za-z0-9])?$")
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
-_FILTER_TERM = re.compile(
-    r'^\s*(?P<field>[A-Za-z_][\w.\-]*)\s*(?P<op>!=|>=|<=|=|>|<|:)\s*(?P<value>"(?:[^"\\]|\\.)*"|\S+)\s*$')
 _CALL_LOG_LEVELS = ("CALL_LOG_LEVEL_UNSPECIFIED", "LOG_ALL_CALLS", "LOG_ERRORS_ONLY", "LOG_NONE")
-_STATES = ("STATE_UNSPECIFIED", "ACTIVE", "SUCCEEDED", "FAILED", "CANCELLED", "UNAVAILABLE", "QUEUED")
 _WORKFLOW_FIELDS = ("sourceContents", "description", "labels", "userEnvVars", "callLogLevel", "serviceAccount")
 _TYPE_PREFIX = "type.googleapis.com/google.cloud.workflows.v1."
 
@@ -329,6 +329,11 @@ def _deploy_text(runtime: WorkflowRuntime, name: str, body: dict[str, Any]) -> W
         return runtime.deploy(source, name=name, env=env)
     except WorkflowSyntaxError as exc:
         raise _bad(f"workflow {name!r} failed to deploy: {exc.location.describe()}: {exc.message}") from None
+    except (RecursionError, yaml.YAMLError) as exc:
+        # A text the parser cannot even read (nested beyond its recursion limit, control characters)
+        # is the client's mistake all the same.
+        reason = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc).splitlines()[0]
+        raise _bad(f"workflow {name!r} failed to deploy: sourceContents cannot be read: {reason}") from None
 
 
 def _operation(runtime: WorkflowRuntime, verb: str, target: str, response: dict[str, Any]) -> dict[str, Any]:
@@ -559,51 +564,23 @@ def _execution_or_404(server: WorkflowServer, project: str, location: str, workf
 
 
 def _execution_filter(text: str) -> Callable[[Execution], bool]:
-    terms = [t for t in re.split(r"\s+AND\s+", text.strip()) if t.strip()] if text.strip() else []
-    checks: list[Callable[[Execution], bool]] = []
-    for term in terms:
-        match = _FILTER_TERM.match(term)
-        if match is None:
-            raise _bad(f"filter term {term!r} is not understood: write FIELD OP VALUE joined with AND, e.g. "
-                       'state="ACTIVE" AND labels.team="payments"')
-        name, op, raw = match.group("field"), match.group("op"), match.group("value")
-        value = json.loads(raw) if raw.startswith('"') else raw
-        checks.append(_filter_check(name, op, str(value)))
-    return lambda execution: all(check(execution) for check in checks)
+    try:
+        predicate = compile_filter(text)
+    except FilterError as exc:
+        raise _bad(f"filter {text[:200]!r} is not supported: {exc}") from None
+    return lambda execution: predicate(_filter_record(execution))
 
 
-def _compare(op: str, left: Any, right: Any) -> bool:
-    if left is None:
-        return op == "!="
-    return bool({"=": left == right, ":": left == right, "!=": left != right, ">": left > right, "<": left < right,
-            ">=": left >= right, "<=": left <= right}[op])
-
-
-def _filter_check(name: str, op: str, value: str) -> Callable[[Execution], bool]:
-    if name == "state":
-        if value not in _STATES:
-            raise _bad(f"filter: state {value!r} is not one of {', '.join(_STATES)}")
-        if op not in ("=", "!=", ":"):
-            raise _bad(f"filter: state supports = and !=, not {op}")
-        return lambda e: _compare(op, e.state.value, value)
-    if name in ("executionId", "name"):
-        return lambda e: _compare(op, e.id if name == "executionId" else e.name, value)
-    if name == "workflowRevisionId":
-        return lambda e: _compare(op, execution_json(e, "BASIC")["workflowRevisionId"], value)
-    if name.startswith("labels."):
-        key = name[len("labels."):]
-        if op == ":" and value == "*":
-            return lambda e: key in _labels_of(e)
-        return lambda e: _compare(op, _labels_of(e).get(key), value)
-    if name in ("createTime", "startTime", "endTime"):
-        try:
-            instant = parse_timestamp(value)
-        except ValueError:
-            raise _bad(f"filter: {name} needs an RFC 3339 timestamp such as \"2026-01-01T00:00:00Z\", "
-                       f"got {value!r}") from None
-        return lambda e: _compare(op, e._end_ns if name == "endTime" else e._start_ns, instant)
-    raise _bad(f"filter on {name!r} is not supported: use state, executionId, workflowRevisionId, labels.KEY, "
-               "createTime, startTime or endTime")
+def _filter_record(execution: Execution) -> dict[str, Any]:
+    """What an `api_filter` predicate reads of an execution."""
+    end = execution._end_ns
+    return {
+        "executionId": execution.id, "name": execution.name, "state": execution.state.value,
+        "workflowRevisionId": execution_json(execution, "BASIC")["workflowRevisionId"],
+        "createTime": execution._start_ns, "startTime": execution._start_ns, "endTime": end,
+        "duration": (end if end is not None else execution._runtime.clock.now_ns) - execution._start_ns,
+        "labels": _labels_of(execution),
+    }
 
 
 def _labels_of(execution: Execution) -> dict[str, str]:
@@ -732,13 +709,18 @@ def _view(request: Request, default: str) -> str:
 
 
 def _json_body(request: Request) -> dict[str, Any]:
-    raw = request.get_data(cache=True)
+    try:
+        raw = request.get_data(cache=True)
+    except HTTPException as exc:  # werkzeug: the body ended before its Content-Length
+        raise _bad(f"the request body could not be read: {exc.description}") from None
     if not raw.strip():
         return {}
     try:
         body = json.loads(raw)
     except ValueError as exc:
         raise _bad(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise _bad("request body is nested too deeply to be a Workflows API request") from None
     if not isinstance(body, dict):
         raise _bad("request body must be a JSON object")
     return body
@@ -757,9 +739,12 @@ def _page(items: list[dict[str, Any]], request: Request, *, default_size: int,
     offset = 0
     if token:
         try:
-            offset = int(json.loads(base64.urlsafe_b64decode(token.encode("ascii")))["offset"])
-        except (ValueError, KeyError, TypeError):
-            raise _bad(f"pageToken {token!r} is invalid: pass the nextPageToken of the previous page") from None
+            offset = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))["offset"]
+            if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= len(items):
+                raise ValueError(offset)
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
+            raise _bad(f"pageToken {token[:100]!r} is invalid: pass the nextPageToken of the previous page "
+                       "(with the same filter and orderBy)") from None
     page = items[offset:offset + size]
     more = offset + size < len(items)
     next_token = base64.urlsafe_b64encode(json.dumps({"offset": offset + size}).encode()).decode() if more else ""

@@ -628,6 +628,9 @@ def _answer(runtime: WorkflowRuntime, execution_id: str, callback_id: str, metho
     except _AuthCallbackError as exc:
         runtime._server_errors.append(f"{method} {path}: {exc}")
         return answer(500, "auth-error", f"{where}: {exc} (slot {slot.value})")
+    if endpoint.slot_state() is SlotState.CLOSED:  # the callable ran user code: it may have ended the execution
+        return answer(404, "not-found", f"{where} no longer accepts requests: the execution is "
+                                        f"{execution.state.value} (slot CLOSED)")
     if auth == 401:
         return answer(401, "unauthorized", f"{where}: the request has no valid credentials (slot {slot.value}); "
                                            "send Authorization: Bearer <token>")

@@ -34,7 +34,8 @@ from . import api
 from .clock import datetime_to_ns, ns_to_datetime
 from .definition import build_definition
 from .errors import WfCallbacksError, WorkflowError, WorkflowSyntaxError
-from .runtime import Execution, ExecutionState, LogEntry, WorkflowRuntime
+from .history import EventKind, HistoryEvent
+from .runtime import Execution, ExecutionState, WorkflowRuntime
 from .server import WorkflowServer
 from .settings import make_settings
 from .source import load_source
@@ -59,12 +60,9 @@ class Driver:
         self.announce_executions = announce_executions
         self._base_ns = runtime.clock.now_ns
         self._mono0 = time.monotonic_ns()
-        self._callbacks_seen: dict[str, int] = {}
-        self._ended_seen: set[str] = set()
-        self._started_seen: set[str] = set()
+        self._history_seen: dict[str, int] = {}
         self._progress_shown = False
         self._last_progress = 0.0
-        runtime._log_listeners.append(self._on_log)
 
     # ------------------------------------------------------------------ output
     def say(self, line: str) -> None:
@@ -81,30 +79,24 @@ class Driver:
         elapsed = clock.elapsed if ns is None else (ns - clock.start_ns) / 1e9
         return f"[t+{elapsed:.3f}s]"
 
-    def _on_log(self, execution: Execution, entry: LogEntry) -> None:
-        text = entry.payload if isinstance(entry.payload, str) else _dump(entry.payload)
-        self.say(f"{self._stamp(entry.ns)} {entry.severity:<7} {text}")
-
     def _report(self) -> None:
+        """Print what happened since the last turn, read from the executions' history in event order.
+
+        Logs, callbacks created and executions started and ended are one stream: a callback
+        created before a log line is printed before it, whichever part of the loop noticed it.
+        """
         runtime = self.runtime
-        for execution in list(runtime.executions):
-            if self.announce_executions and execution.id not in self._started_seen:
-                self._started_seen.add(execution.id)
-                self.say(f"{self._stamp()} execution {execution.name} started")
-            endpoints = list(execution._endpoints.values())
-            seen = self._callbacks_seen.get(execution.id, 0)
-            for endpoint in endpoints[seen:]:
-                auth = runtime.settings.callback_auth
-                header = f" -H 'Authorization: Bearer {auth}'" if isinstance(auth, str) else ""
-                self.say(f"{self._stamp(endpoint.created_ns)} callback {endpoint.method} {endpoint.url}")
-                self.say(f"    answer with: curl -X {endpoint.method}{header} -H 'Content-Type: application/json' "
-                         f"-d '{{}}' '{endpoint.url}'" if endpoint.method not in ("GET", "HEAD") else
-                         f"    answer with: curl -X {endpoint.method}{header} '{endpoint.url}'")
-            self._callbacks_seen[execution.id] = len(endpoints)
-            if self.announce_executions and not execution._is_active() and execution.id not in self._ended_seen:
-                self._ended_seen.add(execution.id)
-                self.say(f"{self._stamp()} execution {execution.name} {execution.state.value}"
-                         + _outcome_suffix(execution))
+        found: list[tuple[int, int, int, str]] = []
+        with runtime._kernel.lock:
+            for index, execution in enumerate(list(runtime.executions)):
+                history = execution._history
+                seen = self._history_seen.get(execution.id, 0)
+                for position in range(seen, len(history)):
+                    for line in self._lines_for(execution, history[position]):
+                        found.append((history[position].ns, index, position, line))
+                self._history_seen[execution.id] = len(history)
+        for _, _, _, line in sorted(found, key=lambda item: item[:3]):
+            self.say(line)
         if self.show_progress and time.monotonic() - self._last_progress >= 1.0:
             self._last_progress = time.monotonic()
             active = [e for e in runtime.executions if e._is_active()]
@@ -112,6 +104,28 @@ class Driver:
             self.err.write(f"\r\x1b[K{self._stamp()} executions active: {len(active)}, callbacks waiting: {waiting}")
             self.err.flush()
             self._progress_shown = True
+
+    def _lines_for(self, execution: Execution, item: HistoryEvent) -> list[str]:
+        stamp = self._stamp(item.ns)
+        if item.kind is EventKind.LOG:
+            payload = item.details.get("payload")
+            text = payload if isinstance(payload, str) else _dump(payload)
+            return [f"{stamp} {item.details.get('severity', 'DEFAULT'):<7} {text}"]
+        if item.kind is EventKind.CALLBACK_CREATED:
+            method, url = str(item.details.get("method", "POST")), str(item.details.get("url", ""))
+            auth = self.runtime.settings.callback_auth
+            header = f" -H 'Authorization: Bearer {auth}'" if isinstance(auth, str) else ""
+            answer = (f"    answer with: curl -X {method}{header} -H 'Content-Type: application/json' "
+                      f"-d '{{}}' '{url}'" if method not in ("GET", "HEAD") else
+                      f"    answer with: curl -X {method}{header} '{url}'")
+            return [f"{stamp} callback {method} {url}", answer]
+        if not self.announce_executions:
+            return []
+        if item.kind is EventKind.EXECUTION_STARTED:
+            return [f"{stamp} execution {execution.name} started"]
+        if item.kind is EventKind.EXECUTION_ENDED:
+            return [f"{stamp} execution {execution.name} {execution.state.value}" + _outcome_suffix(execution)]
+        return []
 
     # ------------------------------------------------------------------ driving
     def _awaiting(self) -> bool:
@@ -181,7 +195,35 @@ def _runtime_settings(args: argparse.Namespace) -> dict[str, Any]:
         settings["location"] = args.location
     if getattr(args, "seed", None) is not None:
         settings["seed"] = args.seed
+    if getattr(args, "env", None):
+        settings["env"] = dict(args.env)
     return settings
+
+
+def _env_pair(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` of ``--env`` (argparse turns the ArgumentTypeError into a usage error)."""
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip() or name != name.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE (e.g. --env API_URL=http://localhost:9000)")
+    return name, value
+
+
+def _port(text: str) -> int:
+    """A TCP port, 0 (any free port) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 0 to 65535 (0 picks a free one)")
+    return port
+
+
+#: What an unmocked http.* call means on the command line, where no test can add a mock.
+_CLI_UNMOCKED = ("no mock answers {method} {url} ({detail}): wfcallbacks {command} sends no real HTTP requests and "
+                 "has no mocks, so every http.* call fails this way; run the workflow under pytest and answer the "
+                 "call with workflow_runtime.http.{verb}({bare!r}).respond(200, json=...), or let the workflow skip "
+                 "the call here (e.g. a switch on sys.get_env(\"NAME\"), given with --env NAME=VALUE)")
 
 
 class _Terminated(KeyboardInterrupt):
@@ -222,6 +264,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"wfcallbacks run: {exc}\n")
         return EXIT_DEPLOY
     runtime = WorkflowRuntime(server=server, **_runtime_settings(args))
+    runtime._http.unmocked_advice = _CLI_UNMOCKED.replace("{command}", "run")
     try:
         try:
             workflow = runtime.deploy(args.file)
@@ -268,6 +311,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO, *, stop: Calla
         err.write(f"wfcallbacks serve: {exc}\n")
         return EXIT_DEPLOY
     runtime = WorkflowRuntime(server=server, **_runtime_settings(args))
+    runtime._http.unmocked_advice = _CLI_UNMOCKED.replace("{command}", "serve")
     cleanup: list[Callable[[], None]] = []
     try:
         directory = Path(args.dir) if args.dir else None
@@ -319,21 +363,40 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO, *, stop: Calla
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``wfcallbacks validate FILE...``: deploy-time validation, ``file:line:column: message`` per problem."""
+    """``wfcallbacks validate FILE|DIR...``: deploy-time validation, ``file:line:column: message`` per problem.
+
+    A folder stands for every workflow file (.yaml, .yml, .json) directly in it, in name order;
+    each file's problem is reported and the status is 1 when any file has one. (One problem per
+    file for now: the first the deploy-time checks meet.)
+    """
     problems = 0
     registry = load_all()
     limits = make_settings().limits
-    for file in args.files:
+    files: list[str] = []
+    for given in args.files:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(str(p) for p in path.iterdir() if p.suffix in _WORKFLOW_SUFFIXES and p.is_file())
+            if not found:
+                problems += 1
+                out.write(f"{given}:0:0: no workflow files (.yaml, .yml, .json) in this folder\n")
+            files.extend(found)
+        else:
+            files.append(given)
+    for file in files:
         try:  # what WorkflowRuntime.deploy checks, without starting a server
             build_definition(load_source(Path(file)), registry, limits)
         except WorkflowSyntaxError as exc:
             problems += 1
             out.write(_problem(exc, file) + "\n")
+        except RecursionError:
+            problems += 1
+            out.write(f"{file}:0:0: the file is nested too deeply to be read as a workflow\n")
     out.flush()
     if problems:
-        err.write(f"wfcallbacks validate: {problems} problem(s) in {len(args.files)} file(s)\n")
+        err.write(f"wfcallbacks validate: {problems} problem(s) in {len(files)} file(s)\n")
         return 1
-    err.write(f"wfcallbacks validate: {len(args.files)} file(s) ok\n")
+    err.write(f"wfcallbacks validate: {len(files)} file(s) ok\n")
     return 0
 
 
@@ -359,15 +422,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--time", choices=("real", "virtual"), default="virtual",
                      help="virtual (default): sleeps take no time, awaits wait in real time; real: wall clock")
     run.add_argument("--auth", metavar="TOKEN", help="callback requests must carry Authorization: Bearer TOKEN")
-    run.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
+    run.add_argument("--port", type=_port, default=0, help="port on 127.0.0.1 (default: any free port)")
     run.add_argument("--seed", type=int, default=None, help="id and scheduling seed")
+    run.add_argument("--env", type=_env_pair, action="append", metavar="NAME=VALUE",
+                     help="a sys.get_env value for the workflow (repeatable)")
 
     serve = commands.add_parser("serve", help="serve the Workflows/Executions APIs and callbacks on loopback")
     serve.add_argument("dir", metavar="DIR", nargs="?", help="deploy every .yaml/.yml/.json here, named by file")
     serve.add_argument("--host", default="127.0.0.1", choices=("127.0.0.1", "localhost", "::1"),
                        help="loopback address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
-    serve.add_argument("--grpc-port", type=int, default=None, metavar="N",
+    serve.add_argument("--port", type=_port, default=8080, help="port (default 8080; 0 picks a free one)")
+    serve.add_argument("--grpc-port", type=_port, default=None, metavar="N",
                        help="also serve the Executions API over gRPC on 127.0.0.1:N (0: any; needs the grpc extra)")
     serve.add_argument("--time", choices=("real", "virtual"), default="real",
                        help="real (default): the clock follows the wall clock; virtual: sleeps take no time")
@@ -375,9 +440,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--project", default=None, help="project id in resource names (default test-project)")
     serve.add_argument("--location", default=None, help="location in resource names (default us-central1)")
     serve.add_argument("--seed", type=int, default=None, help="id and scheduling seed")
+    serve.add_argument("--env", type=_env_pair, action="append", metavar="NAME=VALUE",
+                       help="a sys.get_env value for every workflow (repeatable)")
 
     validate = commands.add_parser("validate", help="validate workflows like a deploy does")
-    validate.add_argument("files", metavar="FILE", nargs="+", help="workflow files")
+    validate.add_argument("files", metavar="FILE|DIR", nargs="+",
+                          help="workflow files, or folders whose .yaml/.yml/.json files are all validated")
     return parser
 
 

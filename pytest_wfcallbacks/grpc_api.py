@@ -47,10 +47,17 @@ def _call_rest(server: WorkflowServer, method: str, path: str, context: Any, *,
     builder = EnvironBuilder(method=method, path=path, query_string=query or {},
                              json=body if body is not None else None)
     try:
-        response = handle_api_request(server, Request(builder.get_environ()))
-    finally:
-        builder.close()
-    assert response is not None  # every path built here is an API path
+        try:
+            response = handle_api_request(server, Request(builder.get_environ()))
+        finally:
+            builder.close()
+    except Exception as exc:  # a bug of ours: recorded for check() and answered INTERNAL, never UNKNOWN
+        server._record_error(method, path, None, exc)
+        context.abort(grpc.StatusCode.INTERNAL, f"pytest-wfcallbacks server error: {exc!r}")
+    if response is None:  # not an API path: no resource has that name
+        context.abort(grpc.StatusCode.NOT_FOUND, f"no resource named {path[4:]!r}: names look like "
+                      "projects/P/locations/L/workflows/W/executions/E")
+    assert response is not None  # context.abort raised
     payload: dict[str, Any] = json.loads(response.get_data(as_text=True))
     if response.status_code != 200:
         error = payload.get("error", {})
@@ -58,6 +65,17 @@ def _call_rest(server: WorkflowServer, method: str, path: str, context: Any, *,
         code = getattr(grpc.StatusCode, status, grpc.StatusCode.UNKNOWN)
         context.abort(code, str(error.get("message", "")))
     return payload
+
+
+def _require(value: str, field: str, shape: str, context: Any) -> str:
+    """The resource name a request carries; INVALID_ARGUMENT when it is empty, as the service answers."""
+    if not value.strip("/"):
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{field} is required: {shape}")
+    return value
+
+
+_EXECUTION_NAME = "projects/P/locations/L/workflows/W/executions/E"
+_WORKFLOW_NAME = "projects/P/locations/L/workflows/W"
 
 
 def _execution(payload: dict[str, Any]) -> types.Execution:
@@ -78,14 +96,17 @@ class _Executions:
     def create(self, request: types.CreateExecutionRequest, context: Any) -> types.Execution:
         body = json.loads(types.Execution.to_json(request.execution, use_integers_for_enums=False,
                                                   always_print_fields_with_no_presence=False))
-        return _execution(_call_rest(self.server, "POST", f"/v1/{request.parent}/executions", context, body=body))
+        parent = _require(request.parent, "parent", _WORKFLOW_NAME, context)
+        return _execution(_call_rest(self.server, "POST", f"/v1/{parent}/executions", context, body=body))
 
     def get(self, request: types.GetExecutionRequest, context: Any) -> types.Execution:
         query = {"view": _view(request.view)} if _view(request.view) else {}
-        return _execution(_call_rest(self.server, "GET", f"/v1/{request.name}", context, query=query))
+        name = _require(request.name, "name", _EXECUTION_NAME, context)
+        return _execution(_call_rest(self.server, "GET", f"/v1/{name}", context, query=query))
 
     def cancel(self, request: types.CancelExecutionRequest, context: Any) -> types.Execution:
-        return _execution(_call_rest(self.server, "POST", f"/v1/{request.name}:cancel", context, body={}))
+        name = _require(request.name, "name", _EXECUTION_NAME, context)
+        return _execution(_call_rest(self.server, "POST", f"/v1/{name}:cancel", context, body={}))
 
     def list(self, request: types.ListExecutionsRequest, context: Any) -> types.ListExecutionsResponse:
         query = {key: value for key, value in (
@@ -95,7 +116,8 @@ class _Executions:
             ("filter", request.filter),
             ("orderBy", request.order_by),
         ) if value}
-        payload = _call_rest(self.server, "GET", f"/v1/{request.parent}/executions", context, query=query)
+        parent = _require(request.parent, "parent", _WORKFLOW_NAME, context)
+        payload = _call_rest(self.server, "GET", f"/v1/{parent}/executions", context, query=query)
         return types.ListExecutionsResponse(
             executions=[_execution(item) for item in payload.get("executions", [])],
             next_page_token=payload.get("nextPageToken", ""),
@@ -111,6 +133,8 @@ class GrpcServer:
     """A gRPC server on 127.0.0.1 serving the Executions service for the runtimes of a `WorkflowServer`."""
 
     def __init__(self, server: WorkflowServer, port: int = 0, *, max_workers: int = 4) -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port {port!r} is not a TCP port: use 0 to 65535 (0 picks a free one)")
         service = _Executions(server)
         handler = grpc.method_handlers_generic_handler(SERVICE, {
             "CreateExecution": _unary(service.create, types.CreateExecutionRequest, types.Execution),

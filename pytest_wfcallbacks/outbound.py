@@ -147,6 +147,10 @@ class OutboundHttp:
         self.router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
         #: Every request no mock answered, in order.
         self.unmocked_calls: list[UnmockedCall] = []
+        #: The error message of an unmocked call (``str.format`` fields: method, url, detail, verb, bare);
+        #: the command line, where no test can add a mock, sets its own.
+        self.unmocked_advice = ("no mock answers {method} {url} ({detail}): add a route, e.g. "
+                                "workflow_runtime.http.{verb}({bare!r}).respond(200, json=...)")
         #: Side effects that raised something other than an httpx error (bugs in the test's mocks).
         self.mock_errors: list[str] = []
         self._client = httpx.Client(transport=_RouterTransport(self), follow_redirects=True, trust_env=False)
@@ -210,11 +214,9 @@ class OutboundHttp:
         except _Unmocked as exc:
             self.unmocked_calls.append(UnmockedCall(method, exc.url, execution.id, th.step_name(),
                                                     self.runtime.clock.now_ns))
-            raise wf_error(
-                "ConnectionFailedError",
-                f"no mock answers {method} {exc.url} ({exc.detail}): add a route, e.g. "
-                f"workflow_runtime.http.{method.lower()}({_without_query(exc.url)!r}).respond(200, json=...)",
-            ) from None
+            raise wf_error("ConnectionFailedError", self.unmocked_advice.format(
+                method=method, url=exc.url, detail=exc.detail, verb=method.lower(), bare=_without_query(exc.url),
+            )) from None
         except httpx.TimeoutException as exc:
             # The service waited the whole timeout before giving up: so does the virtual clock.
             yield from th.sleep(timeout)

@@ -42,6 +42,7 @@ headers, malformed request) are answered by the standard library's checks with
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import functools
 import io
@@ -54,8 +55,9 @@ import time
 import weakref
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
@@ -70,6 +72,7 @@ from .callbacks import (
     url_text,
 )
 from .errors import WfCallbacksError
+from .http_head import MAX_LINE, Head, HeadError, read_head
 
 if TYPE_CHECKING:
     from .runtime import WorkflowRuntime
@@ -79,6 +82,8 @@ _CALLBACK_PATH = re.compile(
     r"/executions/(?P<execution>[^/]+)/callbacks/(?P<callback>[^/]+)$"
 )
 
+#: Seconds the rest of a request (headers after the request line, then the body) may take to arrive.
+BODY_TIMEOUT = 2.0
 #: Request body bytes left unread by the application that are still drained to keep a connection alive.
 _DRAIN_TO_KEEP_ALIVE = 64 * 1024
 #: environ key holding the raw request headers, in order, as (name, value) pairs.
@@ -121,7 +126,76 @@ class _CountingInput(io.RawIOBase):
         return data
 
 
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+class _DeadlineReader:
+    """The connection's buffered reader, failing with TimeoutError once ``deadline`` (monotonic) has passed.
+
+    Each method makes at most one socket read per turn, with the socket's timeout set to
+    the time left, so the whole body takes at most `BODY_TIMEOUT` however a sender trickles
+    it: a callback request holds its runtime's clock still while its body is read.
+    """
+
+    def __init__(self, rfile: Any, sock: Any, deadline: float) -> None:
+        self._rfile = rfile
+        self._socket = sock
+        self._deadline = deadline
+
+    def _arm(self) -> None:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._late()
+        self._socket.settimeout(remaining)
+
+    @staticmethod
+    def _late() -> TimeoutError:
+        return TimeoutError(f"the request body did not arrive within {BODY_TIMEOUT:g} s of its headers")
+
+    def read1(self, size: int = -1) -> bytes:
+        self._arm()
+        try:
+            data: bytes = self._rfile.read1(size)
+        except TimeoutError:
+            raise self._late() from None
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        parts: list[bytes] = []
+        got = 0
+        while size is None or size < 0 or got < size:
+            data = self.read1(65536 if size is None or size < 0 else size - got)
+            if not data:
+                break
+            parts.append(data)
+            got += len(data)
+        return b"".join(parts)
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        parts: list[bytes] = []
+        got = 0
+        limit = -1 if size is None else size
+        while limit < 0 or got < limit:
+            self._arm()
+            try:
+                peeked: bytes = self._rfile.peek(1)  # at most one socket read
+            except TimeoutError:
+                raise self._late() from None
+            if not peeked:
+                break
+            span = len(peeked) if limit < 0 else min(len(peeked), limit - got)
+            newline = peeked.find(b"\n", 0, span)
+            take = newline + 1 if newline >= 0 else span
+            parts.append(self._rfile.read(take))  # served from the buffer
+            got += take
+            if newline >= 0:
+                break
+        return b"".join(parts)
+
+
 #: [second, "Server: ...\r\nDate: ...\r\n"]: the Date header changes once per second.
 _DATE_CACHE: list[object] = [-1, b""]
 
@@ -144,10 +218,11 @@ def _encode(body: Any) -> bytes:
 class _BodyReader:
     """Reads a fast-path request body by ``Content-Length`` and knows whether the connection can go on."""
 
-    __slots__ = ("_length_text", "_read", "_rfile", "complete")
+    __slots__ = ("_length_text", "_read", "_rfile", "_socket", "complete")
 
-    def __init__(self, rfile: Any, length_text: str | None) -> None:
+    def __init__(self, rfile: Any, length_text: str | None, sock: Any = None) -> None:
         self._rfile = rfile
+        self._socket = sock
         self._length_text = length_text
         self._read = False
         #: The whole body was consumed: the next request line follows on the wire.
@@ -168,7 +243,12 @@ class _BodyReader:
             self.complete = self._discard(length)
             return RequestBody(too_large=f"{length} bytes")
         try:
-            data = self._rfile.read(length) if length else b""
+            data = self._read_within(length, BODY_TIMEOUT)
+            if self._socket is not None:
+                self._socket.settimeout(_CallbackRequestHandler.timeout)  # back to the idle keep-alive timeout
+        except TimeoutError:
+            return RequestBody(broken=f"the request body did not arrive within {BODY_TIMEOUT:g} s of its headers "
+                                      f"(Content-Length {length}); send the body with the headers")
         except (OSError, ValueError) as exc:
             return RequestBody(broken=f"the request body could not be read ({type(exc).__name__}: {exc})")
         if len(data) < length:
@@ -176,6 +256,31 @@ class _BodyReader:
                                       "Content-Length announced")
         self.complete = True
         return RequestBody(data)
+
+    def _read_within(self, length: int, seconds: float) -> bytes:
+        """``length`` bytes (fewer at end of stream); TimeoutError when they take over ``seconds`` in all.
+
+        A sender that stops after its headers holds the clock of its runtime still while
+        the request is in flight (`answer_callback_request`); a bounded wait keeps one
+        stalled sender from freezing every execution.
+        """
+        if not length:
+            return b""
+        deadline = time.monotonic() + seconds
+        parts: list[bytes] = []
+        got = 0
+        while got < length:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            if self._socket is not None:
+                self._socket.settimeout(remaining)
+            data = self._rfile.read1(length - got) if got or self._socket is not None else self._rfile.read(length)
+            if not data:
+                break
+            parts.append(data)
+            got += len(data)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _discard(self, length: int) -> bool:
         if length > _DRAIN_TO_KEEP_ALIVE:
@@ -237,16 +342,18 @@ class _CallbackRequestHandler(WSGIRequestHandler):
     def handle_one_request(self) -> None:
         """Read one request; callback requests take `_serve_callback`, everything else http.server + werkzeug.
 
-        The request line is read here. When it names a callback URL (plain ASCII, no escapes,
-        HTTP/1.0 or 1.1), the headers are read and split here too, without building an
-        ``email`` message, a WSGI environ or a werkzeug ``Request``: that is most of a
-        callback's server-side cost. Anything unusual in the headers (folded lines, odd
-        names, ``Transfer-Encoding``, ``Expect``, a repeated ``Content-Length``) hands the
-        bytes already read to http.server's own ``parse_request`` and werkzeug, unchanged.
+        The request line is read here, then the head is read and validated strictly
+        (`http_head.read_head`, h11 underneath): a head the service would refuse is
+        answered 4xx before anything is routed. When the request line names a callback
+        URL (plain ASCII, no escapes, HTTP/1.0 or 1.1) and the body is framed by
+        ``Content-Length`` alone, the answer is computed from the parsed parts without a
+        WSGI environ or a werkzeug ``Request``: that is most of a callback's server-side
+        cost. Anything else hands the validated head to http.server's ``parse_request``
+        and werkzeug.
         """
         try:
-            line = self.rfile.readline(65537)
-            if len(line) > 65536:
+            line = self.rfile.readline(MAX_LINE + 1)
+            if len(line) > MAX_LINE:
                 self.raw_requestline = line
                 self.requestline = ""
                 self.request_version = ""
@@ -258,17 +365,37 @@ class _CallbackRequestHandler(WSGIRequestHandler):
                 return
             self.raw_requestline = line
             words = line.split()
-            match = None
-            if len(words) == 3 and words[2] in (b"HTTP/1.1", b"HTTP/1.0") and line.isascii() and b"%" not in words[1]:
-                target = words[1].decode("ascii")
-                match = _CALLBACK_PATH.match(target.partition("?")[0])
-            if match is None:
+            if len(words) != 3:  # HTTP/0.9 or garbage: http.server's own answers
                 self._serve_standard(None)
                 return
-            self._serve_callback(words, target, match)
+            head = read_head(self.rfile, line)
+            if isinstance(head, HeadError):
+                self._refuse_head(head)
+                return
+            match = None
+            if words[2] in (b"HTTP/1.1", b"HTTP/1.0") and line.isascii() and b"%" not in words[1]:
+                target = words[1].decode("ascii")
+                match = _CALLBACK_PATH.match(target.partition("?")[0])
+            if match is None or head.has_transfer_encoding or head.expects_continue:
+                self._serve_standard(head.header_bytes)
+                return
+            self._serve_callback(words, target, match, head)
             self.wfile.flush()
         except TimeoutError:
             self.close_connection = True
+
+    def _refuse_head(self, head: HeadError) -> None:
+        words = self.raw_requestline.split()
+        self.command = words[0].decode("latin-1") if words else ""
+        self.request_version = words[2].decode("latin-1") if len(words) == 3 else "HTTP/1.0"
+        self.requestline = self.raw_requestline.decode("latin-1").rstrip("\r\n")
+        self.close_connection = True
+        if head.closed:  # the client went away mid-head: nothing is delivered; answer if it still listens
+            with contextlib.suppress(OSError):
+                self.send_error(head.status, head.message)
+            return
+        self.send_error(head.status, head.message)
+        self._drain_before_close()  # the client may still be sending: let it read the answer, not a reset
 
     def _serve_standard(self, head: bytes | None) -> None:
         """http.server's parsing and werkzeug's WSGI call; ``head``: header bytes already read from the socket."""
@@ -284,56 +411,19 @@ class _CallbackRequestHandler(WSGIRequestHandler):
         if ok:
             self.run_wsgi()
             self.wfile.flush()
+            self.connection.settimeout(self.timeout)  # the body deadline shortened it: idle keep-alive again
 
-    def _serve_callback(self, words: list[bytes], target: str, match: re.Match[str]) -> None:
+    def _serve_callback(self, words: list[bytes], target: str, match: re.Match[str], head: Head) -> None:
         command = words[0].decode("ascii")
         version = words[2].decode("ascii")
         self.command, self.path, self.request_version = command, target, version
         self.requestline = self.raw_requestline.decode("ascii").rstrip("\r\n")
-        self.close_connection = True
-        lines: list[bytes] = []
-        raw: list[tuple[str, str]] = []
-        simple = True
-        length_text: str | None = None
-        connection: str | None = None  # the first Connection header counts, as in http.server
-        readline = self.rfile.readline
-        while True:
-            header = readline(65537)
-            if len(header) > 65536:
-                self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Line too long",
-                                "header line longer than 65536 bytes")
-                return
-            lines.append(header)
-            if len(lines) > 100:  # http.client's limit, counted as it does (the blank line included)
-                self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers",
-                                "got more than 100 headers")
-                return
-            if header in (b"\r\n", b"\n", b""):
-                break
-            if not simple:
-                continue
-            name, colon, value = header.decode("latin-1").partition(":")
-            if not colon or _HEADER_NAME.fullmatch(name) is None:
-                simple = False  # folded line, odd name, no colon: let the email parser decide
-                continue
-            value = value.lstrip(" \t").rstrip("\r\n")
-            lower = name.lower()
-            if lower == "content-length":
-                if length_text is not None:
-                    simple = False
-                length_text = value
-            elif lower in ("transfer-encoding", "expect"):
-                simple = False
-            elif lower == "connection" and connection is None:
-                connection = value
-            raw.append((name, value))
-        if not simple or not lines[-1]:
-            self._serve_standard(b"".join(lines))
-            return
+        raw = head.headers
+        connection = next((value for name, value in raw if name.lower() == "connection"), None)
         option = (connection or "").lower()
         self.close_connection = option == "close" if version == "HTTP/1.1" else option != "keep-alive"
         server: WorkflowServer | None = getattr(self.server, "workflow_server", None)
-        reader = _BodyReader(self.rfile, length_text)
+        reader = _BodyReader(self.rfile, head.content_length, self.connection)
         if server is None:  # not a WorkflowServer's socket: nothing to route to
             status, body = 404, _encode(error_envelope(404, "NOT_FOUND", f"no callback endpoint at {target!r}"))
         else:
@@ -378,7 +468,13 @@ class _CallbackRequestHandler(WSGIRequestHandler):
             self.close_connection = True
         # "Expect: 100-continue" is answered by http.server's parse_request (handle_expect_100)
         # before this runs; writing it here as well sent it twice.
-        environ = self.make_environ()
+        rfile = self.rfile
+        # Duck-typed: make_environ only hands self.rfile to werkzeug's readers as wsgi.input.
+        self.rfile = cast("Any", _DeadlineReader(rfile, self.connection, time.monotonic() + BODY_TIMEOUT))
+        try:
+            environ = self.make_environ()  # wsgi.input reads through the deadline
+        finally:
+            self.rfile = rfile
         counted = _CountingInput(environ["wsgi.input"])
         environ["wsgi.input"] = counted
         captured: dict[str, Any] = {}
@@ -553,6 +649,9 @@ class WorkflowServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError(f"the callback server binds loopback only, not {host!r}")
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            # The socket layer would take 70000 modulo 65536 and listen on 4464 without a word.
+            raise ValueError(f"port {port!r} is not a TCP port: use 0 to 65535 (0 picks a free one)")
         self._executions: dict[str, weakref.ref[WorkflowRuntime]] = {}
         self._runtimes: weakref.WeakSet[WorkflowRuntime] = weakref.WeakSet()
         self._lock = threading.Lock()
@@ -583,8 +682,9 @@ class WorkflowServer:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        return f"http://{self.host}:{self.port}"
+        """``http://127.0.0.1:<port>`` (an IPv6 host in brackets: ``http://[::1]:<port>``)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     # ------------------------------------------------------------------ registry
     def register_execution(self, execution_id: str, runtime: WorkflowRuntime) -> bool:
@@ -616,6 +716,9 @@ class WorkflowServer:
         request = Request(environ)
         try:
             response: Response | _JSONAnswer = self._dispatch(request)
+        except HTTPException as exc:  # werkzeug's verdict on a client's request (a body cut short...)
+            code = exc.code if exc.code is not None and 400 <= exc.code < 500 else 400
+            response = _json_response(code, error_envelope(code, status_name(code), str(exc.description)))
         except Exception as exc:  # never let a bug kill the server thread
             response = _json_response(500, error_envelope(500, "INTERNAL", f"pytest-wfcallbacks server error: {exc!r}"))
             match = _CALLBACK_PATH.match(request.path)
@@ -646,6 +749,12 @@ class WorkflowServer:
         owner = self.runtime_for(execution_id) if execution_id is not None else None
         with self._lock:
             targets = [owner] if owner is not None else list(self._runtimes)
+        if not targets:
+            # A runtime that has no execution yet (a REST call is often the first thing a test
+            # makes) still owns the server's problems: every open runtime on this server hears of it.
+            from .api import live_runtimes
+
+            targets = live_runtimes(self)
         for runtime in targets:
             runtime._server_errors.append(f"{method} {path}: {exc!r}")
 

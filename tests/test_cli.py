@@ -61,13 +61,15 @@ def test_run_prints_the_callback_url_and_a_curl_like_request_finishes_it():
     try:
         assert process.stderr is not None
         seen: list[str] = []
-        line = wait_for_line(line_reader(process.stderr), "callback GET ", seen)
+        lines = line_reader(process.stderr)
+        line = wait_for_line(lines, "callback GET ", seen)
         url = line.split("callback GET ", 1)[1].strip()
         assert url.startswith("http://127.0.0.1:")
         assert "/callbacks/" in url
         with httpx.Client(trust_env=False, timeout=10) as http:
             assert http.get(url).status_code == 401  # --auth: a request without the token is refused
             assert http.get(url, params={"who": "me"}, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        wait_for_line(lines, "Received ", seen)  # the second sys.log line, after the request
         out, _ = process.communicate(timeout=TIMEOUT)
     finally:
         process.kill()
@@ -76,7 +78,9 @@ def test_run_prints_the_callback_url_and_a_curl_like_request_finishes_it():
     result = json.loads(out.strip().splitlines()[-1])
     assert result["method"] == "GET"
     assert result["query"] == {"who": ["me"]}
-    assert any("Listening for callbacks on" in line for line in seen)  # sys.log lines are streamed
+    # sys.log lines are streamed, in the order the events happened: the callback, then the log naming it
+    order = [i for i, text in enumerate(seen) if "callback GET " in text or "Listening for callbacks on" in text]
+    assert [("callback GET " in seen[i]) for i in order] == [True, False]
 
 
 def test_serve_answers_the_apis_and_callbacks_until_sigterm(tmp_path):
