@@ -36,6 +36,8 @@ from coverage.plugin import CoveragePlugin, FileReporter, FileTracer
 from . import coverage_map, coverage_probe
 from .coverage_map import WORKFLOW_SUFFIXES, CoverageMap, Visit, load_map
 
+#: Folders `find_executable_files` never walks into (installed packages, caches).
+_SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv"})
 _PROBE_FILE = os.path.realpath(coverage_probe.__file__)
 _PROBE_CODE = coverage_probe.visit_lines.__code__
 
@@ -130,7 +132,7 @@ class WorkflowCoveragePlugin(CoveragePlugin):
     def find_executable_files(self, src_dir: str) -> Iterable[str]:
         # Workflow files nobody deployed show at 0%; YAML/JSON that is not a workflow is skipped.
         for folder, dirs, files in os.walk(src_dir):
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in ("node_modules", "__pycache__"))
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIPPED_DIRS)
             for name in sorted(files):
                 if name.lower().endswith(WORKFLOW_SUFFIXES):
                     path = os.path.join(folder, name)
