@@ -34,6 +34,7 @@ import httpx
 import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" codec error handler)
 from werkzeug.exceptions import HTTPException
 
+from . import loopback
 from .clock import NS, ns_to_datetime
 from .history import EventKind
 from .interpreter.threads import ThreadState
@@ -318,7 +319,7 @@ class Callback:
     ) -> httpx.Response:
         """`send` without blocking the event loop (httpx.AsyncClient)."""
         args = self._request_args(body, _UNSET if json is None else json, data, headers, query, method, token)
-        async with httpx.AsyncClient(timeout=30.0, trust_env=False) as client:
+        async with loopback.async_client() as client:  # immune to the test's respx mocks (loopback.py)
             return await client.request(**args)
 
     def send_after(self, seconds: float, body: Any = None, **kwargs: Any) -> None:

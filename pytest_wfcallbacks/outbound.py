@@ -34,6 +34,7 @@ import httpx
 import respx
 from respx.models import AllMockedAssertionError, PassThrough
 
+from . import loopback
 from .errors import WorkflowError, type_error, wf_error
 from .history import EventKind
 from .values import json_decode, json_encode, to_string, type_name
@@ -117,6 +118,9 @@ class _RouterTransport(httpx.BaseTransport):
                                               "reach a real service") from None
 
     def _real(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme == "http":
+            # The plugin's loopback transport: no TLS set-up, and no respx mock of the test sees it.
+            return loopback.transport().handle_request(request)
         # A fresh transport per request: nothing to close when the runtime ends.
         with httpx.HTTPTransport() as transport:
             response = transport.handle_request(request)
@@ -143,8 +147,10 @@ class OutboundHttp:
 
     def __init__(self, runtime: WorkflowRuntime) -> None:
         self.runtime = runtime
-        #: The respx router exposed as `WorkflowRuntime.http`.
-        self.router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
+        # The router and the client are built on first use: the router's mocks were most of
+        # the cost of creating a runtime, and many tests never make an http.* call.
+        self._router: respx.MockRouter | None = None
+        self._own_client: httpx.Client | None = None
         #: Every request no mock answered, in order.
         self.unmocked_calls: list[UnmockedCall] = []
         #: The error message of an unmocked call (``str.format`` fields: method, url, detail, verb, bare);
@@ -153,11 +159,30 @@ class OutboundHttp:
                                 "workflow_runtime.http.{verb}({bare!r}).respond(200, json=...)")
         #: Side effects that raised something other than an httpx error (bugs in the test's mocks).
         self.mock_errors: list[str] = []
-        self._client = httpx.Client(transport=_RouterTransport(self), follow_redirects=True, trust_env=False)
+
+    @property
+    def router(self) -> respx.MockRouter:
+        """The respx router exposed as `WorkflowRuntime.http`."""
+        if self._router is None:
+            self._router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
+        return self._router
+
+    @router.setter
+    def router(self, router: respx.MockRouter) -> None:
+        self._router = router
+
+    @property
+    def _client(self) -> httpx.Client:
+        if self._own_client is None:
+            # OwnClient: a test's respx.mock(using="httpx") must not take the workflows' calls from the router.
+            self._own_client = loopback.OwnClient(transport=_RouterTransport(self), follow_redirects=True,
+                                                  trust_env=False)
+        return self._own_client
 
     def close(self) -> None:
         """Close the client the workflows' requests go through."""
-        self._client.close()
+        if self._own_client is not None:
+            self._own_client.close()
 
     @property
     def unmocked(self) -> list[str]:

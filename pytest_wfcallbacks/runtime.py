@@ -14,7 +14,6 @@ import asyncio
 import enum
 import functools
 import os
-import threading
 import weakref
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -24,11 +23,12 @@ from typing import Any
 
 import httpx
 
-from . import coverage_map
+from . import coverage_map, loopback
 from .callbacks import Callback, Endpoint, Waiter
 from .clock import NS, VirtualClock, datetime_to_ns, ns_to_datetime, seconds_to_ns
 from .connectors import ConnectorRegistry
-from .definition import Definition, build_definition
+from .definition import Definition
+from .deploy_cache import deploy_definition
 from .errors import (
     DeadlockError,
     ExecutionCancelled,
@@ -47,7 +47,7 @@ from .interpreter.scheduler import Kernel
 from .interpreter.threads import BLOCK, BranchAborted, MemoryMeter, Scope, ThreadState, WorkflowThread
 from .outbound import OutboundHttp
 from .settings import SETTING_NAMES, Settings, make_settings
-from .source import load_source, looks_like_path
+from .source import looks_like_path
 from .stdlib import load_all
 from .values import copy_value, from_python, json_decode, json_encode, json_or_repr, value_size
 
@@ -528,8 +528,6 @@ class WorkflowRuntime:
         self._probe_internal_errors: list[BaseException] = []
         self._http = OutboundHttp(self)
         self.connectors = ConnectorRegistry(self)  # fakes for `googleapis.*` calls; see connectors.py
-        self._client: httpx.Client | None = None
-        self._client_lock = threading.Lock()
         self._log_listeners: list[Callable[[Execution, LogEntry], None]] = []
         self._deploy_counter = 0
         from .api import attach
@@ -555,8 +553,8 @@ class WorkflowRuntime:
 
     def deploy(self, source: Any, *, name: str | None = None, env: dict[str, str] | None = None) -> Workflow:
         """Validate a definition like a deploy does; raises WorkflowSyntaxError with file, line, column, step."""
-        loaded = load_source(source)
-        definition = build_definition(loaded, self._registry, self.settings.limits)
+        # Cached across runtimes on (file, text, limits): an unchanged file is not parsed again.
+        definition = deploy_definition(source, self._registry, self.settings.limits)
         if name is None:
             if looks_like_path(source):
                 base = Path(os.fspath(source)).name
@@ -754,10 +752,9 @@ class WorkflowRuntime:
                 self._cancel(execution)
         self._closed = True
         self._server.unregister_runtime(self)
-        if self._client is not None:
-            self._client.close()
         self._http.close()
         if self._own_server:
+            loopback.forget_server(self.base_url)
             self._server.close()
 
     def __enter__(self) -> WorkflowRuntime:
@@ -873,10 +870,8 @@ class WorkflowRuntime:
         return self.connectors.dispatch(th, target, args)
 
     def _http_client(self) -> httpx.Client:
-        with self._client_lock:
-            if self._client is None:
-                self._client = httpx.Client(timeout=30.0, trust_env=False)
-            return self._client
+        # One shared keep-alive client for loopback, immune to the test's own respx mocks (loopback.py).
+        return loopback.client()
 
     def _send_http(self, args: dict[str, Any]) -> httpx.Response:
         return self._http_client().request(**args)
