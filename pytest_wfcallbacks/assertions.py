@@ -94,19 +94,18 @@ def render_callbacks(execution: Execution) -> list[str]:
 
 def render_execution_state(execution: Execution) -> str:
     """Callbacks, requests and waiting threads of one execution."""
-    runtime = execution._runtime
     lines = [f"execution {execution.id} ({execution.workflow.name}): {execution.state.value}, "
              f"{execution.steps_executed} steps"]
     if execution.error is not None:
         lines.append(f"  error: {_shorten(summarize_error(execution.error).splitlines()[0], 160)}")
     lines.extend(render_callbacks(execution))
-    from .interpreter.threads import ThreadState
-
-    threads = [t for t in runtime._kernel.threads if t.execution is execution and t.state is not ThreadState.DONE]
+    threads = execution.live_threads()
     if threads:
-        rows = [[t.describe(), t.routine, t.step_name() or "-", t.state.value, t.waiting_text() or "-"]
-                for t in threads]
+        rows = [[t.thread, t.routine, t.step or "-", t.state, t.waiting_for or "-"] for t in threads]
         lines.extend("  " + row for row in _table(["thread", "routine", "step", "state", "waiting for"], rows))
+    from .report import timeline_section  # the picture, when there are branches or callbacks
+
+    lines.extend(timeline_section(execution))
     return "\n".join(lines)
 
 
@@ -271,7 +270,8 @@ def _execution_for_url(url: str) -> Execution | None:
     for runtime in live_runtimes():
         endpoint = runtime._endpoint_for_url(url.split("?", 1)[0])
         if endpoint is not None:
-            return endpoint.execution
+            found: Execution = endpoint.execution
+            return found
     return None
 
 

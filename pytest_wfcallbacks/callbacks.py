@@ -35,15 +35,18 @@ import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" codec er
 from werkzeug.exceptions import HTTPException
 
 from . import loopback
-from .clock import NS, ns_to_datetime
+from .clock import NS, ns_to_datetime, seconds_to_ns
+from .errors import value_error, wf_error
 from .history import EventKind
-from .interpreter.threads import ThreadState
+from .interpreter.threads import BLOCK, ThreadState
 from .values import json_decode
 
 if TYPE_CHECKING:
+    from collections.abc import Generator
+
     from .clock import Timer
+    from .interpreter.host import ExecutionHost, HostOwner, RuntimeHost
     from .interpreter.threads import WorkflowThread
-    from .runtime import Execution, WorkflowRuntime
 
 
 class SlotState(str, enum.Enum):
@@ -99,7 +102,7 @@ class Endpoint:
     url: str
     path: str
     name: str
-    execution: Execution
+    host: ExecutionHost
     created_ns: int
     stored: deque[dict[str, Any]] = field(default_factory=deque)
     waiters: deque[Waiter] = field(default_factory=deque)
@@ -108,9 +111,14 @@ class Endpoint:
     delivered: int = 0
     on_await: deque[PendingSend] = field(default_factory=deque)
 
+    @property
+    def execution(self) -> Any:
+        """The `Execution` that created the endpoint."""
+        return self.host.facade
+
     def slot_state(self) -> SlotState:
         """The slot's state now."""
-        if not self.execution._is_active():
+        if not self.host.is_active():
             return SlotState.CLOSED
         if self.waiters:
             return SlotState.WAITING
@@ -207,32 +215,32 @@ class Callback:
         return self._endpoint.method
 
     @property
-    def execution(self) -> Execution:
-        """The execution that created the endpoint."""
+    def execution(self) -> Any:
+        """The `Execution` that created the endpoint."""
         return self._endpoint.execution
 
     @property
     def slot_state(self) -> SlotState:
         """EMPTY, FILLED, WAITING or CLOSED."""
-        with self._endpoint.execution._runtime._kernel.lock:
+        with self._endpoint.host.runtime.kernel.lock:
             return self._endpoint.slot_state()
 
     @property
     def waiters(self) -> int:
         """Awaits currently waiting on this endpoint."""
-        with self._endpoint.execution._runtime._kernel.lock:
+        with self._endpoint.host.runtime.kernel.lock:
             return len(self._endpoint.waiters)
 
     @property
     def available_payloads(self) -> int:
         """Requests stored and not yet taken by an await."""
-        with self._endpoint.execution._runtime._kernel.lock:
+        with self._endpoint.host.runtime.kernel.lock:
             return len(self._endpoint.stored)
 
     @property
     def responses(self) -> list[int]:
         """Status codes answered so far, in order."""
-        with self._endpoint.execution._runtime._kernel.lock:
+        with self._endpoint.host.runtime.kernel.lock:
             return [r.status for r in self._endpoint.responses]
 
     @property
@@ -304,7 +312,7 @@ class Callback:
         ``json=`` always sends JSON; ``data=`` sends a form.
         """
         args = self._request_args(body, _UNSET if json is None else json, data, headers, query, method, token)
-        return self.execution._runtime._send_http(args)
+        return self._endpoint.host.runtime.send_loopback(args)
 
     async def send_async(
         self,
@@ -324,7 +332,7 @@ class Callback:
 
     def send_after(self, seconds: float, body: Any = None, **kwargs: Any) -> None:
         """Send the request when the virtual clock reaches now + ``seconds``."""
-        runtime = self.execution._runtime
+        runtime = self._endpoint.host.runtime
         method = (kwargs.get("method") or self.method).upper()
         runtime.after(seconds, functools.partial(self.send, body, **kwargs),
                       label=f"send_after {method} to callback {self.id[:8]}…")
@@ -337,8 +345,8 @@ class Callback:
         next await starts. Requests still unsent when the test ends are reported by the
         teardown check.
         """
-        runtime = self.execution._runtime
-        with runtime._kernel.lock:
+        runtime = self._endpoint.host.runtime
+        with runtime.kernel.lock:
             if self._endpoint.waiters:
                 runtime.clock.call_at(runtime.clock.now_ns, functools.partial(self.send, body, **kwargs),
                                       user=True, label=f"send_on_await to callback {self.id[:8]}…")
@@ -486,11 +494,83 @@ def read_body(request: Any, limit: int) -> RequestBody:
     return RequestBody(b"".join(parts))
 
 
+def create_callback(runtime: RuntimeHost, host: ExecutionHost, th: WorkflowThread, method: str,
+                    by_id: dict[str, Endpoint], by_url: dict[str, Endpoint]) -> dict[str, Any]:
+    """``events.create_callback_endpoint`` for ``host``'s execution: a new endpoint in ``by_id``/``by_url``."""
+    kernel = runtime.kernel
+    with kernel.lock:
+        callback_id = f"{runtime.new_id()}_{runtime.new_id()}"
+        # The endpoint's resource hangs under the execution's: .../executions/<id>/callbacks/<cid>.
+        resource = host.facade.name
+        path = f"/v1/{resource}/callbacks/{callback_id}"
+        url = runtime.base_url + path
+        name = f"{resource}/callback/{callback_id}"
+        endpoint = Endpoint(callback_id, method, url, path, name, host, runtime.clock.now_ns)
+        by_id[callback_id] = endpoint
+        by_url[url] = endpoint
+        host.record_event(EventKind.CALLBACK_CREATED, th, callback_id=callback_id, method=method, url=url)
+    return {"url": url}
+
+
+def await_callback(runtime: RuntimeHost, host: ExecutionHost, th: WorkflowThread, callback: dict[str, Any],
+                   timeout: float, by_url: dict[str, Endpoint],
+                   next_seq: Callable[[], int]) -> Generator[Any, Any, Any]:
+    """``events.await_callback``: take a stored request, or block ``th`` until one arrives or it times out."""
+    kernel = runtime.kernel
+    url = callback["url"]
+    with kernel.lock:
+        endpoint = by_url.get(url)
+        if endpoint is None:
+            owner = runtime.endpoint_for_url(url)
+            if owner is not None:
+                raise value_error("this callback endpoint belongs to another execution; "
+                                  "a callback can only be awaited by the execution that created it")
+            raise value_error(f"no callback endpoint with url {url!r} in this execution")
+        endpoint.awaits += 1
+        seq = next_seq()
+        host.record_event(EventKind.CALLBACK_AWAITED, th, callback_id=endpoint.id, timeout=timeout)
+        if endpoint.stored:
+            payload = endpoint.stored.popleft()
+            endpoint.delivered += 1
+            host.record_event(EventKind.CALLBACK_DELIVERED, th, callback_id=endpoint.id, stored=True)
+            return payload
+        waiter = Waiter(th, seq)
+        endpoint.waiters.append(waiter)
+
+        def on_timeout() -> None:
+            if waiter in endpoint.waiters:
+                endpoint.waiters.remove(waiter)
+                host.record_event(EventKind.TIMER_FIRED, th, callback_id=endpoint.id, reason="await_callback timeout")
+                kernel.wake(th, None, wf_error(
+                    "TimeoutError", f"await_callback timed out after {timeout:g} seconds waiting for "
+                    f"callback {endpoint.id}"))
+
+        waiter.timer = runtime.clock.call_at(runtime.clock.now_ns + seconds_to_ns(timeout), on_timeout,
+                                             label=f"await_callback timeout ({th.describe()})")
+
+        def cleanup() -> None:
+            if waiter in endpoint.waiters:
+                endpoint.waiters.remove(waiter)
+            if waiter.timer is not None:
+                waiter.timer.cancel()
+
+        deadline = runtime.clock.now_ns + seconds_to_ns(timeout)
+        th.block(lambda: f"await_callback on {endpoint.method} callback {endpoint.id} (times out at "
+                         f"{kernel.format_ns(deadline)})", cleanup)
+        while endpoint.on_await:
+            pending = endpoint.on_await.popleft()
+            cb = Callback(endpoint)
+            runtime.clock.call_at(runtime.clock.now_ns, functools.partial(cb.send, **pending.kwargs),
+                                  user=True, label=f"send_on_await {endpoint.id}")
+    payload = yield BLOCK
+    return payload
+
+
 class _AuthCallbackError(Exception):
     """The ``callback_auth`` callable raised or returned something it should not."""
 
 
-def _check_auth(runtime: WorkflowRuntime, headers: Mapping[str, str]) -> int | None:
+def _check_auth(runtime: RuntimeHost, headers: Mapping[str, str]) -> int | None:
     """None when allowed, else 401 or 403 (docs/decisions.md #6)."""
     auth = runtime.settings.callback_auth
     if auth is None:
@@ -516,7 +596,7 @@ def _check_auth(runtime: WorkflowRuntime, headers: Mapping[str, str]) -> int | N
     return None if token.strip() == auth else 403
 
 
-def handle_callback_request(runtime: WorkflowRuntime, execution_id: str, callback_id: str,
+def handle_callback_request(runtime: HostOwner, execution_id: str, callback_id: str,
                             request: Any) -> tuple[int, Any]:
     """Answer one callback request on a server thread, atomically under the runtime lock.
 
@@ -539,15 +619,17 @@ def handle_callback_request(runtime: WorkflowRuntime, execution_id: str, callbac
         request_url(request), request.path)
 
 
-def answer_callback_request(runtime: WorkflowRuntime, execution_id: str, callback_id: str, method: str,
+def answer_callback_request(owner: HostOwner, execution_id: str, callback_id: str, method: str,
                             read: Callable[[int], RequestBody], headers: Callable[[], dict[str, str]],
                             query: Callable[[], dict[str, list[str]]], url: str, path: str) -> tuple[int, Any]:
     """`handle_callback_request` on parts: ``read(limit)`` reads the body, ``headers()`` and ``query()`` decode.
 
     The clock is held still from before the body is read until the answer (``request_started``);
-    the slot decision is taken under the kernel lock, in one acquisition.
+    the slot decision is taken under the kernel lock, in one acquisition. ``owner`` is the
+    `WorkflowRuntime` the server routed the request to (its ``host`` answers).
     """
-    kernel = runtime._kernel
+    runtime = owner.host
+    kernel = runtime.kernel
     kernel.request_started()  # holds off clock advances while this request is being read
     finished = False
     try:
@@ -587,20 +669,20 @@ def _wrong_segments(path: str, expected: str, project_number: str) -> str:
     return "; ".join(differences)
 
 
-def _answer(runtime: WorkflowRuntime, execution_id: str, callback_id: str, method: str, body: RequestBody,
+def _answer(runtime: RuntimeHost, execution_id: str, callback_id: str, method: str, body: RequestBody,
             decoded: Any, headers: dict[str, str], query: dict[str, list[str]], url: str,
             path: str) -> tuple[int, Any]:
-    execution = runtime._executions_by_id.get(execution_id)
+    execution = runtime.execution(execution_id)
     if execution is None:
         return 404, error_envelope(404, "NOT_FOUND", f"execution {execution_id} not found; callback {callback_id} "
                                                      "cannot be delivered")
     now = runtime.clock.now_ns
-    endpoint = execution._endpoints.get(callback_id)
+    endpoint = execution.endpoints.get(callback_id)
     if endpoint is None:
-        known = ", ".join(execution._endpoints) or "none"
+        known = ", ".join(execution.endpoints) or "none"
         message = (f"callback {callback_id} not found in execution {execution_id} (its callbacks: {known}); "
                    "use the url returned by events.create_callback_endpoint")
-        execution._record(EventKind.CALLBACK_REQUEST, None, callback_id=callback_id, method=method, status=404,
+        execution.record_event(EventKind.CALLBACK_REQUEST, None, callback_id=callback_id, method=method, status=404,
                           outcome="not-found")
         return 404, error_envelope(404, "NOT_FOUND", message)
     slot = endpoint.slot_state()
@@ -609,8 +691,9 @@ def _answer(runtime: WorkflowRuntime, execution_id: str, callback_id: str, metho
 
     def answer(status: int, outcome: str, message: str = "") -> tuple[int, Any]:
         endpoint.responses.append(CallbackResponse(status, outcome, now, method, message))
-        execution._record(EventKind.CALLBACK_REQUEST, None, callback_id=callback_id, method=method,
-                          status=status, outcome=outcome)
+        # The body and message let reports show what each request carried and why it was refused.
+        execution.record_event(EventKind.CALLBACK_REQUEST, None, callback_id=callback_id, method=method,
+                               status=status, outcome=outcome, body=decoded, message=message)
         return status, ({} if status == 200 else error_envelope(status, status_name(status), message))
 
     if wrong:
@@ -620,18 +703,18 @@ def _answer(runtime: WorkflowRuntime, execution_id: str, callback_id: str, metho
                                         "events.create_callback_endpoint")
     if slot is SlotState.CLOSED:
         return answer(404, "not-found", f"{where} no longer accepts requests: the execution is "
-                                        f"{execution.state.value} (slot CLOSED)")
+                                        f"{execution.facade.state.value} (slot CLOSED)")
     if method != endpoint.method:
         return answer(404, "bad-method", f"{where} accepts {endpoint.method} requests only, got {method} "
                                          f"(slot {slot.value}); send it with method {endpoint.method}")
     try:
         auth = _check_auth(runtime, headers)
     except _AuthCallbackError as exc:
-        runtime._server_errors.append(f"{method} {path}: {exc}")
+        runtime.server_errors.append(f"{method} {path}: {exc}")
         return answer(500, "auth-error", f"{where}: {exc} (slot {slot.value})")
     if endpoint.slot_state() is SlotState.CLOSED:  # the callable ran user code: it may have ended the execution
         return answer(404, "not-found", f"{where} no longer accepts requests: the execution is "
-                                        f"{execution.state.value} (slot CLOSED)")
+                                        f"{execution.facade.state.value} (slot CLOSED)")
     if auth == 401:
         return answer(401, "unauthorized", f"{where}: the request has no valid credentials (slot {slot.value}); "
                                            "send Authorization: Bearer <token>")
@@ -653,7 +736,7 @@ def _answer(runtime: WorkflowRuntime, execution_id: str, callback_id: str, metho
         "received_time": go_time_string(now, runtime.clock.start_ns),
         "type": "HTTP",
     }
-    kernel = runtime._kernel
+    kernel = runtime.kernel
     while endpoint.waiters:
         waiter = endpoint.waiters.popleft()
         if waiter.timer is not None:
@@ -662,7 +745,7 @@ def _answer(runtime: WorkflowRuntime, execution_id: str, callback_id: str, metho
             continue  # defensive: a waiter whose thread no longer waits cannot take the payload
         endpoint.delivered += 1
         kernel.wake(waiter.thread, payload)
-        execution._record(EventKind.CALLBACK_DELIVERED, waiter.thread, callback_id=callback_id, stored=False)
+        execution.record_event(EventKind.CALLBACK_DELIVERED, waiter.thread, callback_id=callback_id, stored=False)
         return answer(200, "delivered")
     if not endpoint.stored:
         endpoint.stored.append(payload)

@@ -287,8 +287,11 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             execution.cancel()
             driver.close()
             err.write(f"wfcallbacks: execution {execution.id} cancelled\n")
+            _write_report(args, execution, err)
             return 143 if isinstance(stopped, _Terminated) else 130  # 128 + SIGTERM / SIGINT
         driver.close()
+        if not _write_report(args, execution, err):
+            return EXIT_DEPLOY
         if execution.state is ExecutionState.SUCCEEDED:
             out.write(_dump(execution.value) + "\n")
             out.flush()
@@ -301,6 +304,20 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     finally:
         runtime.close()
         server.close()
+
+
+def _write_report(args: argparse.Namespace, execution: Execution, err: TextIO) -> bool:
+    """``--report OUT.html``: write the execution's HTML report; False (said on stderr) when it cannot."""
+    if not getattr(args, "report", None):
+        return True
+    try:
+        path = execution.save_report(args.report)
+    except OSError as exc:
+        err.write(f"wfcallbacks run: cannot write the report to {args.report}: {exc.strerror or exc}; "
+                  "choose a writable path for --report\n")
+        return False
+    err.write(f"wfcallbacks: report written to {path}\n")
+    return True
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO, *, stop: Callable[[], bool] | None = None) -> int:
@@ -426,6 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=None, help="id and scheduling seed")
     run.add_argument("--env", type=_env_pair, action="append", metavar="NAME=VALUE",
                      help="a sys.get_env value for the workflow (repeatable)")
+    run.add_argument("--report", metavar="OUT.html", default=None,
+                     help="write a self-contained HTML report of the execution (timeline, callbacks, logs)")
 
     serve = commands.add_parser("serve", help="serve the Workflows/Executions APIs and callbacks on loopback")
     serve.add_argument("dir", metavar="DIR", nargs="?", help="deploy every .yaml/.yml/.json here, named by file")

@@ -56,8 +56,8 @@ from .interpreter.threads import BLOCK
 from .values import copy_value, from_python, json_encode, type_name
 
 if TYPE_CHECKING:
+    from .interpreter.host import ExecutionHost, RuntimeHost
     from .interpreter.threads import WorkflowThread
-    from .runtime import Execution, WorkflowRuntime
 
 #: Default ``connector_params.timeout`` in seconds (docs/semantics.md §4.15).
 DEFAULT_TIMEOUT = 1800
@@ -135,12 +135,12 @@ class ConnectorCall:
     name: str
     args: dict[str, Any]
     connector_params: dict[str, Any]
-    execution: Execution
+    execution: Any  # the calling `Execution`
     step: str
     branch: str | None
     ns: int
-    child: Execution | None = None
-    children: tuple[Execution, ...] = ()
+    child: Any = None  # the child `Execution` (experimental.executions.run)
+    children: tuple[Any, ...] = ()
 
     @property
     def time(self) -> datetime:
@@ -219,7 +219,7 @@ class ConnectorRegistry:
         assert fake.calls[0].args["name"].endswith("/smith.j")
     """
 
-    def __init__(self, runtime: WorkflowRuntime) -> None:
+    def __init__(self, runtime: RuntimeHost) -> None:
         self._runtime = runtime
         self._fakes: dict[str, ConnectorFake] = {}
         #: Every connector call, faked or not, in order.
@@ -328,7 +328,7 @@ class ConnectorRegistry:
             groups: dict[str, list[ConnectorCall]] = {}
             for call in self._problems.unfaked:
                 groups.setdefault(call.name, []).append(call)
-            kernel = self._runtime._kernel
+            kernel = self._runtime.kernel
             for name, calls in groups.items():
                 first = calls[0]
                 count = f"{len(calls)} call{'' if len(calls) == 1 else 's'}"
@@ -433,11 +433,12 @@ class ConnectorRegistry:
         return args, _check_params(name, params)
 
     def _record(self, th: WorkflowThread, name: str, args: dict[str, Any], params: dict[str, Any],
-                children: tuple[Execution, ...] = ()) -> ConnectorCall:
-        call = ConnectorCall(name, args, params, th.execution, th.step_name(), th.branch_id,
-                             self._runtime.clock.now_ns, children[0] if len(children) == 1 else None, children)
+                children: tuple[ExecutionHost, ...] = ()) -> ConnectorCall:
+        facades = tuple(child.facade for child in children)
+        call = ConnectorCall(name, args, params, th.host.facade, th.step_name(), th.branch_id,
+                             self._runtime.clock.now_ns, facades[0] if len(facades) == 1 else None, facades)
         self.calls.append(call)
-        th.execution._record(EventKind.CONNECTOR_CALL, th, connector=name,
+        th.host.record_event(EventKind.CONNECTOR_CALL, th, connector=name,
                              children=[child.id for child in children])
         return call
 
@@ -489,12 +490,12 @@ class ConnectorRegistry:
             raise type_error(f"{name}: unexpected argument(s) {', '.join(unknown)}")
         project = args.get("project_id")
         location = args.get("location")
-        workflow = runtime._workflows.get(workflow_id)
+        deployed_names = runtime.workflow_names()
         elsewhere = (project is not None and project not in (settings.project, settings.project_number)) or (
             location is not None and location != settings.location)
-        if workflow is None or elsewhere:
+        if workflow_id not in deployed_names or elsewhere:
             where = f"projects/{project or settings.project}/locations/{location or settings.location}"
-            deployed = ", ".join(sorted(runtime._workflows)) or "none"
+            deployed = ", ".join(sorted(deployed_names)) or "none"
             raise _http_error(404,
                 f"{name}: workflow {where}/workflows/{workflow_id} not found (deployed on this runtime in "
                 f"projects/{settings.project}/locations/{settings.location}: {deployed}); deploy it with "
@@ -511,21 +512,21 @@ class ConnectorRegistry:
                 raise type_error(f"{name}: argument must be an integer, float, bool, string, list or map, "
                                  f"got {type_name(argument)}")
             json_encode(argument)  # TypeError for a nested value the API cannot take (bytes)
-        children: list[Execution] = []
+        children: list[ExecutionHost] = []
         for argument in arguments:
             try:
-                children.append(runtime.start(workflow, argument))
+                children.append(runtime.start_child(workflow_id, argument))
             except WfCallbacksError as exc:
                 raise _http_error(400, f"{name}: {exc}") from None
         call = self._record(th, name, args, params, tuple(children))
         yield from _wait_for(th, children, call.timeout, name)
         results = []
         for child in children:
-            state = str(child.state)
+            state = str(child.facade.state)
             if state == "SUCCEEDED":
-                results.append(copy_value(child.value))
+                results.append(copy_value(child.facade.value))
                 continue
-            raise WorkflowError(_execution_error(child, workflow_id))
+            raise WorkflowError(_execution_error(child.facade, workflow_id))
         return results if name == CHILD_MAP_CONNECTOR else results[0]
 
 
@@ -587,7 +588,7 @@ def _check_params(name: str, params: Any) -> dict[str, Any]:
     return result
 
 
-def _execution_error(child: Execution, workflow_id: str) -> dict[str, Any]:
+def _execution_error(child: Any, workflow_id: str) -> dict[str, Any]:
     """``ExecutionError`` for a child that failed or was cancelled; the child's error as the API shows it."""
     state = str(child.state)
     error = child.error
@@ -607,7 +608,7 @@ def _execution_error(child: Execution, workflow_id: str) -> dict[str, Any]:
     }
 
 
-def _wait_for(th: WorkflowThread, children: list[Execution], timeout: int, name: str) -> Generator[Any, Any, None]:
+def _wait_for(th: WorkflowThread, children: list[ExecutionHost], timeout: int, name: str) -> Generator[Any, Any, None]:
     """Block ``th`` until every child has ended, or raise ``TimeoutError`` after ``timeout`` virtual seconds.
 
     Each child calls back when the runtime has settled its final state (whatever ended
@@ -650,7 +651,7 @@ def _wait_for(th: WorkflowThread, children: list[Execution], timeout: int, name:
         th.block(f"{name}: waiting for child execution(s) {ids} (times out at {kernel.format_ns(deadline)})",
                  cleanup)
         for child in children:
-            child._when_ended(ended(child.id))
+            child.when_ended(ended(child.id))
     try:
         yield BLOCK
         th.take_resume()

@@ -40,8 +40,8 @@ from .history import EventKind
 from .values import json_decode, json_encode, to_string, type_name
 
 if TYPE_CHECKING:
+    from .interpreter.host import RuntimeHost
     from .interpreter.threads import WorkflowThread
-    from .runtime import WorkflowRuntime
 
 #: The bearer token a request made with ``auth`` carries: ``Authorization: Bearer <FAKE_TOKEN>``.
 FAKE_TOKEN = "fake-token-from-pytest-wfcallbacks"
@@ -145,7 +145,7 @@ class UnmockedCall:
 class OutboundHttp:
     """Performs the ``http.*`` requests of one runtime's workflows."""
 
-    def __init__(self, runtime: WorkflowRuntime) -> None:
+    def __init__(self, runtime: RuntimeHost) -> None:
         self.runtime = runtime
         # The router and the client are built on first use: the router's mocks were most of
         # the cost of creating a runtime, and many tests never make an http.* call.
@@ -190,7 +190,7 @@ class OutboundHttp:
         groups: dict[tuple[str, str], list[UnmockedCall]] = {}
         for call in self.unmocked_calls:
             groups.setdefault((call.method, call.url), []).append(call)
-        kernel = self.runtime._kernel
+        kernel = self.runtime.kernel
         lines = []
         for (method, url), calls in groups.items():
             first = calls[0]
@@ -219,7 +219,7 @@ class OutboundHttp:
             headers["Authorization"] = f"Bearer {FAKE_TOKEN}"
         if not any(k.lower() == "user-agent" for k in headers):
             headers["User-Agent"] = USER_AGENT
-        execution = th.execution
+        execution = th.host
         # Real (loopback) requests wait at most the wall-time budget; mocks take no wall time.
         wall_timeout = min(timeout, self.runtime.settings.real_time_budget)
         try:
@@ -232,7 +232,7 @@ class OutboundHttp:
             details["auth"] = dict(spec["auth"])
         if spec.get("private_service_name") is not None:
             details["private_service_name"] = spec["private_service_name"]
-        execution._record(EventKind.HTTP_REQUEST, th, **details)
+        execution.record_event(EventKind.HTTP_REQUEST, th, **details)
         target = f"{method} {request.url}"
         try:
             response = self._client.send(request)

@@ -36,6 +36,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("wfcallbacks", "Google Cloud Workflows test runtime (pytest-wfcallbacks)")
     group.addoption("--wf-seed", action="store", type=int, default=None, dest="wf_seed",
                     help="scheduling and id seed for every workflow_runtime (rerun a failure with its seed)")
+    group.addoption("--wf-report", action="store", default=None, metavar="DIR", dest="wf_report",
+                    help="write an HTML report of each failed test's executions to DIR (one file per test id)")
     wf_coverage.add_options(group)
     for name, (kind, help_text, default) in _INI_OPTIONS.items():
         parser.addini(name, help_text, type=kind, default=default)  # type: ignore[arg-type]
@@ -181,4 +183,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         shown = isinstance(error, WfCallbacksError) or getattr(error, "wf_state_shown", False)
         if isinstance(runtime, WorkflowRuntime) and error is not None and not shown:
             report.sections.append(("workflow runtime state", runtime.render_state()))
+    _write_wf_report(item, report)
     return report
+
+
+def _write_wf_report(item: pytest.Item, report: pytest.TestReport) -> None:
+    """``--wf-report=DIR``: the HTML report of a failed test (call or teardown check), named after its id."""
+    directory = item.config.getoption("wf_report", None)
+    if not directory or not report.failed or report.when == "setup":
+        return
+    runtime = getattr(item, "funcargs", {}).get("workflow_runtime")
+    if not isinstance(runtime, WorkflowRuntime):
+        return
+    from .report.for_tests import write_test_report
+
+    path = write_test_report(directory, item.nodeid, list(runtime.executions))
+    if path is not None:
+        report.sections.append(("workflow report", f"written to {path}"))

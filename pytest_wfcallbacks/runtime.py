@@ -5,17 +5,17 @@ seeded id source, an outbound-HTTP mock router, and every execution started on
 it. Callback requests arrive on the shared loopback server's threads and are
 answered by `WorkflowRuntime._handle_callback_request` under the kernel lock;
 everything else runs on the test's thread, inside ``execute`` and the drive
-methods of `Execution`.
+methods of `Execution`. The engine and the effect modules below never see these
+objects: they get the host interface (interpreter/host.py), which hosting.py
+implements for them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import enum
-import functools
 import os
 import weakref
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from . import coverage_map, loopback
-from .callbacks import Callback, Endpoint, Waiter
+from .callbacks import Callback, Endpoint
 from .clock import NS, VirtualClock, datetime_to_ns, ns_to_datetime, seconds_to_ns
 from .connectors import ConnectorRegistry
 from .definition import Definition
@@ -38,14 +38,15 @@ from .errors import (
     WorkflowSyntaxError,
     error_tags,
     internal_error,
-    value_error,
     wf_error,
 )
-from .history import EventKind, HistoryEvent, event
+from .history import EventKind, HistoryEvent
+from .hosting import ExecutionHostImpl, RuntimeHostImpl
 from .interpreter.engine import Engine
-from .interpreter.scheduler import Kernel
-from .interpreter.threads import BLOCK, BranchAborted, MemoryMeter, Scope, ThreadState, WorkflowThread
+from .interpreter.scheduler import Kernel, drive_async
+from .interpreter.threads import BranchAborted, MemoryMeter, Scope, ThreadState, WorkflowThread
 from .outbound import OutboundHttp
+from .record import ExecutionRecord, LogEntry, ThreadSnapshot
 from .settings import SETTING_NAMES, Settings, make_settings
 from .source import looks_like_path
 from .stdlib import load_all
@@ -74,22 +75,6 @@ class ExecutionState(str, enum.Enum):
 
 class ExecutionFinished(WfCallbacksError):
     """A drive waited for something (a new callback, an await) but the execution ended first."""
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    """One ``sys.log`` entry."""
-
-    severity: str
-    payload: Any
-    ns: int
-    branch: str | None = None
-    step: str | None = None
-
-    @property
-    def time(self) -> datetime:
-        """Virtual time of the entry."""
-        return ns_to_datetime(self.ns)
 
 
 @dataclass(frozen=True)
@@ -148,15 +133,15 @@ class Execution:
         self.state = ExecutionState.ACTIVE
         self.error: Any = None
         self.value: Any = None
-        self._history: list[HistoryEvent] = []
-        # Switch and try outcomes, recorded only while a coverage reader listens (coverage_map.py).
-        self._decisions: list[tuple[str, int]] | None = [] if coverage_map.LISTENERS else None
-        self._steps = 0
+        #: What the run leaves behind (the engine writes it; readers read it).
+        # Switch and try outcomes are recorded only while a coverage reader listens (coverage_map.py).
+        self._rec = ExecutionRecord(decisions=[] if coverage_map.LISTENERS else None)
+        self._history: list[HistoryEvent] = self._rec.history
         self._endpoints: dict[str, Endpoint] = {}
         self._endpoints_by_url: dict[str, Endpoint] = {}
         self._returned_callbacks = 0
-        self._logs: list[LogEntry] = []
-        self._internal_errors: list[BaseException] = []
+        self._logs: list[LogEntry] = self._rec.logs
+        self._internal_errors: list[BaseException] = self._rec.internal_errors
         self._failure_where: str = ""
         self._start_ns = runtime.clock.now_ns
         self._end_ns: int | None = None
@@ -174,9 +159,10 @@ class Execution:
             **workflow.env,
         }
         self._memory = MemoryMeter(settings.limits.memory_bytes)
-        self._engine = Engine(workflow.definition, self)
+        self._host = ExecutionHostImpl(self)
+        self._engine = self._host.engine = Engine(workflow.definition, self._host)
         kernel = runtime._kernel
-        self._main = WorkflowThread(kernel, self, label=None, branch_id=None, scope=Scope())
+        self._main = WorkflowThread(kernel, self._host, label=None, branch_id=None, scope=Scope())
         self._deadline_timer = runtime.clock.call_at(
             # +1 ns: an execution may last exactly the limit (a one-year sleep finishes).
             self._start_ns + seconds_to_ns(settings.limits.execution_seconds) + 1, self._on_duration_limit,
@@ -227,7 +213,18 @@ class Execution:
     @property
     def steps_executed(self) -> int:
         """Steps run so far (the service's step count)."""
-        return self._steps
+        return self._rec.steps
+
+    @property
+    def record(self) -> ExecutionRecord:
+        """What the run has left behind so far (the live lists: `history` and `logs` are copies of them)."""
+        return self._rec
+
+    def live_threads(self) -> list[ThreadSnapshot]:
+        """The threads of this execution that have not ended, as failure reports show them."""
+        with self._runtime._kernel.lock:
+            return [ThreadSnapshot(t.describe(), t.routine, t.step_name() or None, t.state.value, t.waiting_text())
+                    for t in self._threads()]
 
     def branch_order(self, step: str) -> list[str]:
         """Labels of parallel branches in the order they first entered ``step``."""
@@ -239,6 +236,18 @@ class Execution:
                 if label not in seen:
                     seen.append(label)
         return seen
+
+    def timeline(self) -> str:
+        """A text picture of the execution on its virtual time axis: one row per thread, waits, callbacks."""
+        from .report import render_timeline
+
+        return render_timeline(self)
+
+    def save_report(self, path: str | os.PathLike[str]) -> Path:
+        """Write one self-contained HTML report of the execution to ``path``; returns the path."""
+        from .report import save_report
+
+        return save_report(self, path)
 
     def _branch_labels(self) -> dict[str, str]:
         labels: dict[str, str] = {}
@@ -260,7 +269,7 @@ class Execution:
 
     # ------------------------------------------------------------------ driving
     def _threads(self) -> list[WorkflowThread]:
-        return [t for t in self._runtime._kernel.threads if t.execution is self and t.state is not ThreadState.DONE]
+        return [t for t in self._runtime._kernel.threads if t.host is self._host and t.state is not ThreadState.DONE]
 
     def _drive(self, done: Callable[[], bool], what: str) -> None:
         __tracebackhide__ = True  # failures point at the test, not at the driver
@@ -345,45 +354,9 @@ class Execution:
 
     # ------------------------------------------------------------------ async twins
     async def _drive_async(self, done: Callable[[], bool], what: str) -> None:
-        """The async drive: interpreter work runs in a worker thread so the event loop keeps running.
-
-        Virtual time moves only when nothing in the runtime can run, no callback request is being
-        handled, and the event loop has had turns with nothing happening: when other tasks are
-        alive on the loop (an async service that may be about to send a callback), the drive
-        first waits up to ``async_settle`` wall seconds for activity (a request answered, a
-        thread woken) and does not move time if there was any.
-        """
-        import time as walltime
-
-        kernel = self._runtime._kernel
-        describe = self._runtime.render_state
-        settle = self._runtime.settings.async_settle
-        started = walltime.monotonic()
-        while True:
-            await asyncio.to_thread(kernel.run_until_idle, done)
-            if done():
-                return
-            before = kernel.activity
-            for _ in range(3):
-                await asyncio.sleep(0)
-            if _other_tasks_alive() and settle > 0:
-                # Quiet means: no activity for `settle` wall seconds AND over enough loop turns,
-                # so a task that holds the loop for a while (building an SSL context, say) still
-                # gets its turns before virtual time moves.
-                quiet_from = walltime.monotonic()
-                turns = 0
-                while kernel.activity == before and not kernel.inflight:
-                    await asyncio.sleep(0.002)
-                    turns += 1
-                    if turns >= 10 and walltime.monotonic() - quiet_from >= settle:
-                        break
-            with kernel.lock:
-                quiet = not kernel.runnable and not kernel.inflight and kernel.activity == before
-            if quiet:
-                await asyncio.to_thread(kernel.step_instant, describe, what)
-            elif kernel.inflight:
-                await asyncio.sleep(0.001)
-            kernel.check_budget(started, describe, what)
+        """The async drive (`scheduler.drive_async`): the event loop keeps running while the execution waits."""
+        runtime = self._runtime
+        await drive_async(runtime._kernel, done, runtime.render_state, what, runtime.settings.async_settle)
 
     async def wait_async(self) -> Execution:
         """`wait` that lets the event loop run while the execution waits."""
@@ -410,76 +383,11 @@ class Execution:
     def _record(self, kind: EventKind, th: WorkflowThread | None, **details: Any) -> None:
         clock = self._runtime.clock
         step = th.step_name() if th is not None else None
-        self._history.append(event(kind, clock.now_ns, th.branch_id if th is not None else None, step or None,
-                                   **details))
+        self._rec.add(kind, clock.now_ns, th.branch_id if th is not None else None, step or None, **details)
 
-    def _create_callback(self, th: WorkflowThread, method: str) -> dict[str, Any]:
-        runtime = self._runtime
-        kernel = runtime._kernel
-        with kernel.lock:
-            callback_id = f"{runtime._uuid()}_{runtime._uuid()}"
-            settings = runtime.settings
-            path = (f"/v1/projects/{settings.project}/locations/{settings.location}/workflows/{self.workflow.name}"
-                    f"/executions/{self.id}/callbacks/{callback_id}")
-            url = runtime.base_url + path
-            name = (f"projects/{settings.project}/locations/{settings.location}/workflows/{self.workflow.name}"
-                    f"/executions/{self.id}/callback/{callback_id}")
-            endpoint = Endpoint(callback_id, method, url, path, name, self, runtime.clock.now_ns)
-            self._endpoints[callback_id] = endpoint
-            self._endpoints_by_url[url] = endpoint
-            self._record(EventKind.CALLBACK_CREATED, th, callback_id=callback_id, method=method, url=url)
-        return {"url": url}
-
-    def _await_callback(self, th: WorkflowThread, callback: dict[str, Any], timeout: float) -> Generator[Any, Any, Any]:
-        runtime = self._runtime
-        kernel = runtime._kernel
-        url = callback["url"]
-        with kernel.lock:
-            endpoint = self._endpoints_by_url.get(url)
-            if endpoint is None:
-                owner = runtime._endpoint_for_url(url)
-                if owner is not None:
-                    raise value_error("this callback endpoint belongs to another execution; "
-                                      "a callback can only be awaited by the execution that created it")
-                raise value_error(f"no callback endpoint with url {url!r} in this execution")
-            endpoint.awaits += 1
-            self._await_seq += 1
-            self._record(EventKind.CALLBACK_AWAITED, th, callback_id=endpoint.id, timeout=timeout)
-            if endpoint.stored:
-                payload = endpoint.stored.popleft()
-                endpoint.delivered += 1
-                self._record(EventKind.CALLBACK_DELIVERED, th, callback_id=endpoint.id, stored=True)
-                return payload
-            waiter = Waiter(th, self._await_seq)
-            endpoint.waiters.append(waiter)
-
-            def on_timeout() -> None:
-                if waiter in endpoint.waiters:
-                    endpoint.waiters.remove(waiter)
-                    self._record(EventKind.TIMER_FIRED, th, callback_id=endpoint.id, reason="await_callback timeout")
-                    kernel.wake(th, None, wf_error(
-                        "TimeoutError", f"await_callback timed out after {timeout:g} seconds waiting for "
-                        f"callback {endpoint.id}"))
-
-            waiter.timer = runtime.clock.call_at(runtime.clock.now_ns + seconds_to_ns(timeout), on_timeout,
-                                                 label=f"await_callback timeout ({th.describe()})")
-
-            def cleanup() -> None:
-                if waiter in endpoint.waiters:
-                    endpoint.waiters.remove(waiter)
-                if waiter.timer is not None:
-                    waiter.timer.cancel()
-
-            deadline = runtime.clock.now_ns + seconds_to_ns(timeout)
-            th.block(lambda: f"await_callback on {endpoint.method} callback {endpoint.id} (times out at "
-                             f"{kernel.format_ns(deadline)})", cleanup)
-            while endpoint.on_await:
-                pending = endpoint.on_await.popleft()
-                cb = Callback(endpoint)
-                runtime.clock.call_at(runtime.clock.now_ns, functools.partial(cb.send, **pending.kwargs),
-                                      user=True, label=f"send_on_await {endpoint.id}")
-        payload = yield BLOCK
-        return payload
+    def _next_await_seq(self) -> int:
+        self._await_seq += 1
+        return self._await_seq
 
     def _log(self, th: WorkflowThread, severity: str, payload: Any) -> None:
         entry = LogEntry(severity, copy_value(payload), self._runtime.clock.now_ns, th.branch_id, th.step_name())
@@ -526,8 +434,10 @@ class WorkflowRuntime:
         self._workflows: dict[str, Workflow] = {}
         self._server_errors: list[str] = []
         self._probe_internal_errors: list[BaseException] = []
-        self._http = OutboundHttp(self)
-        self.connectors = ConnectorRegistry(self)  # fakes for `googleapis.*` calls; see connectors.py
+        #: The interface the engine's effects use (callbacks, outbound HTTP, connectors); see interpreter/host.py.
+        self.host = RuntimeHostImpl(self)
+        self._http = OutboundHttp(self.host)
+        self.connectors = ConnectorRegistry(self.host)  # fakes for `googleapis.*` calls; see connectors.py
         self._log_listeners: list[Callable[[Execution, LogEntry], None]] = []
         self._deploy_counter = 0
         from .api import attach
@@ -800,7 +710,7 @@ class WorkflowRuntime:
         return None
 
     def _thread_done(self, thread: WorkflowThread, value: Any, error: BaseException | None) -> None:
-        execution: Execution = thread.execution
+        execution: Execution = thread.host.facade
         if not execution._is_active():
             return
         if error is None:
@@ -838,7 +748,7 @@ class WorkflowRuntime:
             execution._end_ns = self.clock.now_ns
             execution._deadline_timer.cancel()
             # Stop every other thread of the execution; endpoints close (404 from now on).
-            self._kernel.stop_execution(execution)
+            self._kernel.stop_execution(execution._host)
             for endpoint in execution._endpoints.values():
                 for waiter in endpoint.waiters:
                     if waiter.timer is not None:
@@ -848,8 +758,9 @@ class WorkflowRuntime:
             if error is not None:
                 details["error"] = copy_value(error.value)
             execution._record(EventKind.EXECUTION_ENDED, None, **details)
-            if execution._decisions is not None:
-                coverage_map.notify(execution.workflow.definition, execution.history, execution._decisions)
+            record = execution._rec
+            if record.decisions is not None:  # a coverage reader listens: hand it what this execution ran
+                coverage_map.notify(execution.workflow.definition, record.history, record.decisions)
             hooks, execution._on_end = execution._on_end, []
             for hook in hooks:
                 hook()
@@ -865,9 +776,6 @@ class WorkflowRuntime:
     def _emit_log(self, execution: Execution, entry: LogEntry) -> None:
         for listener in self._log_listeners:
             listener(execution, entry)
-
-    def _call_connector(self, th: WorkflowThread, target: str, args: Any) -> Generator[Any, Any, Any]:
-        return self.connectors.dispatch(th, target, args)
 
     def _http_client(self) -> httpx.Client:
         # One shared keep-alive client for loopback, immune to the test's own respx mocks (loopback.py).
@@ -886,13 +794,6 @@ class WorkflowRuntime:
 def _action_label(action: Callable[[], Any]) -> str:
     name = getattr(action, "__qualname__", None) or getattr(action, "__name__", None) or repr(action)
     return f"action {name}"
-
-
-def _other_tasks_alive() -> bool:
-    current = asyncio.current_task()
-    return any(task is not current and not task.done() for task in asyncio.all_tasks())
-
-
 
 
 __all__ = [

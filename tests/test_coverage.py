@@ -139,7 +139,7 @@ def test_an_execution_records_no_outcomes_while_nobody_listens() -> None:
     with WorkflowRuntime() as runtime:
         execution = runtime.run(PROJECT / "flows" / "order.yaml", {"n": 3})
     assert execution.value == "small"
-    assert execution._decisions is None
+    assert execution._rec.decisions is None
 
 
 def test_a_listener_gets_each_execution_of_a_file(tmp_path: Path) -> None:

@@ -47,7 +47,7 @@ from ..values import copy_value, json_or_repr, type_name
 from .threads import BLOCK, PREEMPT, BranchAborted, Scope, WorkflowThread
 
 if TYPE_CHECKING:
-    from ..runtime import Execution
+    from .host import ExecutionHost
 
 Gen = Generator[Any, Any, Any]
 
@@ -55,19 +55,20 @@ Gen = Generator[Any, Any, Any]
 class Engine:
     """Runs the steps of one execution's definition."""
 
-    def __init__(self, definition: Definition, execution: Execution) -> None:
+    def __init__(self, definition: Definition, host: ExecutionHost) -> None:
         self.definition = definition
-        self.execution = execution
+        self.host = host
         self.routines = definition.routines
-        limits = execution._runtime.settings.limits
+        limits = host.limits
         self.step_limit = limits.steps
         self.call_depth = limits.call_depth
         self.string_limit = limits.string_bytes
-        self.meter = execution._memory
-        self.history = execution._history
+        self.meter = host.memory
+        self.record = host.record
+        self.history = host.record.history
         #: (step path, outcome) per switch / try decision, only while a coverage reader listens (else None).
-        self.decisions = execution._decisions
-        self.clock = execution._runtime.clock
+        self.decisions = host.record.decisions
+        self.clock = host.clock
         self.dispatch: dict[type[Step], Callable[[Any, WorkflowThread], Gen]] = {
             CallStep: self.run_call,
             SwitchStep: self.run_switch,
@@ -145,15 +146,15 @@ class Engine:
         steps = block.steps
         index = block.index
         count = len(steps)
-        execution = self.execution
+        record = self.record
         history = self.history
         dispatch = self.dispatch
         clock = self.clock
         i = 0
         while i < count:
             step = steps[i]
-            execution._steps += 1
-            if execution._steps > self.step_limit:
+            record.steps += 1
+            if record.steps > self.step_limit:
                 raise wf_error(
                     "ResourceLimitError", f"the execution ran more than {self.step_limit} steps (limit `steps`)"
                 )
@@ -279,9 +280,8 @@ class Engine:
                 else:
                     raise type_error(f"args of {step.target} must be a map or a list, got {type_name(raw)}")
         else:
-            result = yield from self.execution._runtime._call_connector(th, step.target,
-                                                                         None if step.args is None
-                                                                         else step.args.evaluate(th))
+            result = yield from self.host.call_connector(th, step.target,
+                                                         None if step.args is None else step.args.evaluate(th))
         if step.result is not None:
             kind = type(result)
             if kind is str:
@@ -392,7 +392,7 @@ class Engine:
         else:
             for name, block in step.branches:
                 specs.append((name, f"{step.name}/{name}", block, Scope({}, th.scope, shared)))
-        kernel = self.execution._runtime._kernel
+        kernel = th.kernel
         join = kernel.start_parallel(th, step, specs, limit, self)
         yield BLOCK
         th.take_resume()
@@ -494,7 +494,7 @@ class Engine:
         if predicate.subworkflow:
             result = yield from self.call_routine_positional(predicate.name, [error], th)
         else:
-            registry = self.execution._runtime._registry
+            registry = self.host.functions
             function = registry.get(predicate.name)
             if function is None or function.blocking:
                 raise type_error(f"{predicate.name} cannot be used as a retry predicate")

@@ -25,6 +25,7 @@ drive raises `DeadlockError` with a table of every waiting thread.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time as _walltime
@@ -34,13 +35,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..clock import NS, VirtualClock, ns_to_datetime
 from ..errors import DeadlockError, WorkflowError, internal_error, wf_error
-from ..history import EventKind, event
+from ..history import EventKind
 from ..settings import Settings
 from .threads import BLOCK, PREEMPT, BranchAborted, Scope, ThreadState, WorkflowThread
 
 if TYPE_CHECKING:
-    from ..runtime import Execution
     from .engine import Engine
+    from .host import ExecutionHost
 
 
 class Join:
@@ -192,7 +193,7 @@ class Kernel:
             raise wf_error("ParallelNestingError",
                            f"parallel steps nested {nesting} deep; at most {max_nesting} levels are allowed")
         join = Join(parent, step, limit, step.continue_all)
-        execution = parent.execution
+        execution = parent.host
         with self.lock:
             for position, (label, branch_id, block, scope) in enumerate(specs):
                 thread = WorkflowThread(self, execution, label=label, branch_id=branch_id, scope=scope,
@@ -221,7 +222,7 @@ class Kernel:
 
     def admit(self, join: Join) -> None:
         """Start queued branches while the step's and the execution's limits allow (under the lock)."""
-        execution = join.parent.execution
+        execution = join.parent.host
         cap = self.settings.limits.concurrent_branches
         key = id(execution)
         while join.queue and not join.aborting:
@@ -236,11 +237,11 @@ class Kernel:
             self.running_branches[key] = self.running_branches.get(key, 0) + 1
             thread.state = ThreadState.RUNNABLE
             self.runnable.append(thread)
-            execution._history.append(event(EventKind.BRANCH_STARTED, self.clock.now_ns, thread.branch_id,
-                                            None, label=thread.label))
+            execution.record.add(EventKind.BRANCH_STARTED, self.clock.now_ns, thread.branch_id, None,
+                                 label=thread.label)
 
     def branch_done(self, join: Join, thread: WorkflowThread, error: BaseException | None) -> None:
-        execution = thread.execution
+        execution = thread.host
         key = id(execution)
         if thread in join.running:
             join.running.remove(thread)
@@ -257,11 +258,11 @@ class Kernel:
         elif error is not None:
             status = "error"
             join.errors.append((thread.branch_key, internal_error(error).value))
-            execution._internal_errors.append(error)
+            execution.record.internal_errors.append(error)
             if not join.aborting:
                 self.abort_join(join)
-        execution._history.append(event(EventKind.BRANCH_ENDED, self.clock.now_ns, thread.branch_id, None,
-                                        label=thread.label, status=status))
+        execution.record.add(EventKind.BRANCH_ENDED, self.clock.now_ns, thread.branch_id, None,
+                             label=thread.label, status=status)
         self.admit(join)
         # Let other parallel steps of this execution waiting at the per-execution cap go on.
         for _ in range(len(self.branch_gate)):
@@ -295,7 +296,7 @@ class Kernel:
                 thread.cleanup()
             self.wake(thread, None, BranchAborted())
 
-    def stop_execution(self, execution: Execution) -> None:
+    def stop_execution(self, execution: ExecutionHost) -> None:
         """An execution ended: stop its other threads and forget them (call under the lock).
 
         A thread whose generator is running right now (the execution was cancelled from a mock
@@ -304,7 +305,7 @@ class Kernel:
         """
         keep: list[WorkflowThread] = []
         for thread in self.threads:
-            if thread.execution is not execution:
+            if thread.host is not execution:
                 keep.append(thread)
                 continue
             if thread.state is ThreadState.DONE:
@@ -320,12 +321,12 @@ class Kernel:
                 try:
                     thread.gen.close()
                 except Exception as exc:  # a finally block failed: keep it for the report
-                    execution._internal_errors.append(exc)
+                    execution.record.internal_errors.append(exc)
             thread.state = ThreadState.DONE
         self.threads = keep
-        self.runnable = deque(t for t in self.runnable if t.execution is not execution)
+        self.runnable = deque(t for t in self.runnable if t.host is not execution)
         self.running_branches.pop(id(execution), None)
-        self.branch_gate = deque(join for join in self.branch_gate if join.parent.execution is not execution)
+        self.branch_gate = deque(join for join in self.branch_gate if join.parent.host is not execution)
 
     # ------------------------------------------------------------------ time
     def advance_clock_to(self, target_ns: int) -> None:
@@ -444,3 +445,45 @@ class Kernel:
         self.activity += 1
         self.changed.notify_all()
 
+
+async def drive_async(kernel: Kernel, done: Callable[[], bool], describe: Callable[[], str], what: str,
+                      settle: float) -> None:
+    """The async drive: interpreter work runs in a worker thread so the event loop keeps running.
+
+    Virtual time moves only when nothing in the runtime can run, no callback request is being
+    handled, and the event loop has had turns with nothing happening: when other tasks are
+    alive on the loop (an async service that may be about to send a callback), the drive
+    first waits up to ``async_settle`` wall seconds for activity (a request answered, a
+    thread woken) and does not move time if there was any.
+    """
+    started = _walltime.monotonic()
+    while True:
+        await asyncio.to_thread(kernel.run_until_idle, done)
+        if done():
+            return
+        before = kernel.activity
+        for _ in range(3):
+            await asyncio.sleep(0)
+        if _other_tasks_alive() and settle > 0:
+            # Quiet means: no activity for `settle` wall seconds AND over enough loop turns,
+            # so a task that holds the loop for a while (building an SSL context, say) still
+            # gets its turns before virtual time moves.
+            quiet_from = _walltime.monotonic()
+            turns = 0
+            while kernel.activity == before and not kernel.inflight:
+                await asyncio.sleep(0.002)
+                turns += 1
+                if turns >= 10 and _walltime.monotonic() - quiet_from >= settle:
+                    break
+        with kernel.lock:
+            quiet = not kernel.runnable and not kernel.inflight and kernel.activity == before
+        if quiet:
+            await asyncio.to_thread(kernel.step_instant, describe, what)
+        elif kernel.inflight:
+            await asyncio.sleep(0.001)
+        kernel.check_budget(started, describe, what)
+
+
+def _other_tasks_alive() -> bool:
+    current = asyncio.current_task()
+    return any(task is not current and not task.done() for task in asyncio.all_tasks())

@@ -23,7 +23,7 @@ from ..stdlib.registry import Function
 from ..values import key_error, value_size
 
 if TYPE_CHECKING:
-    from ..runtime import Execution
+    from .host import ExecutionHost
     from .scheduler import Join, Kernel
 
 
@@ -179,7 +179,7 @@ class WorkflowThread:
     def __init__(
         self,
         kernel: Kernel,
-        execution: Execution,
+        host: ExecutionHost,
         *,
         label: str | None,
         branch_id: str | None,
@@ -188,7 +188,7 @@ class WorkflowThread:
         nesting: int = 0,
     ) -> None:
         self.kernel = kernel
-        self.execution = execution
+        self.host = host
         self.label = label
         self.branch_id = branch_id
         self.branch_key = branch_id or "main"
@@ -225,7 +225,7 @@ class WorkflowThread:
 
     def call_subworkflow(self, name: str, args: list[Any]) -> Any:
         """Run a non-blocking subworkflow to completion inside an expression."""
-        engine = self.execution._engine
+        engine = self.host.engine
         gen = engine.call_routine_positional(name, args, self)
         try:
             signal = gen.send(None)
@@ -261,7 +261,7 @@ class WorkflowThread:
 
     def get_env(self, name: str) -> str | None:
         """Built-in and user environment variables."""
-        value: str | None = self.execution._env.get(name)
+        value: str | None = self.host.env.get(name)
         return value
 
     def sleep(self, seconds: float) -> Generator[Any, Any, None]:
@@ -275,11 +275,11 @@ class WorkflowThread:
         deadline = kernel.clock.now_ns + seconds_to_ns(seconds)
 
         def wake_up() -> None:
-            self.execution._record(EventKind.TIMER_FIRED, self, reason="sleep", seconds=seconds)
+            self.host.record_event(EventKind.TIMER_FIRED, self, reason="sleep", seconds=seconds)
             kernel.wake(self)
 
         with kernel.lock:
-            self.execution._record(EventKind.SLEEP, self, seconds=seconds)
+            self.host.record_event(EventKind.SLEEP, self, seconds=seconds)
             timer = kernel.clock.call_at(deadline, wake_up, label=f"sleep ({self.describe()})")
             self.block(lambda: f"sleep until {kernel.format_ns(deadline)}", timer.cancel)
         yield BLOCK
@@ -287,21 +287,21 @@ class WorkflowThread:
 
     def create_callback(self, method: str) -> dict[str, Any]:
         """Create a callback endpoint of this execution."""
-        created: dict[str, Any] = self.execution._create_callback(self, method)
+        created: dict[str, Any] = self.host.create_callback(self, method)
         return created
 
     def await_callback(self, callback: dict[str, Any], timeout: float) -> Generator[Any, Any, Any]:
         """Wait for one request on an endpoint (TimeoutError after ``timeout`` virtual seconds)."""
-        waiting: Generator[Any, Any, Any] = self.execution._await_callback(self, callback, timeout)
+        waiting: Generator[Any, Any, Any] = self.host.await_callback(self, callback, timeout)
         return waiting
 
     def log(self, severity: str, payload: Any) -> None:
         """Record a log entry."""
-        self.execution._log(self, severity, payload)
+        self.host.log(self, severity, payload)
 
     def http_request(self, request: dict[str, Any]) -> Generator[Any, Any, Any]:
         """Perform an outbound HTTP request through the runtime's mock router."""
-        sending: Generator[Any, Any, Any] = self.execution._runtime._http.request(self, request)
+        sending: Generator[Any, Any, Any] = self.host.http_request(self, request)
         return sending
 
     # ------------------------------------------------------------------ blocking
