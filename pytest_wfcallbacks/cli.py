@@ -347,6 +347,11 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO, *, stop: Calla
             err.write(f"wfcallbacks serve: {problems} workflow(s) failed to deploy; fix them and start again\n")
             return EXIT_DEPLOY
         api.attach(runtime)
+        from .emulator import Emulator  # hot reload, clock control over HTTP, the web UI (issue 19)
+
+        emulator = Emulator(runtime, server, mode=args.time, folder=directory, auto_advance=args.auto_advance)
+        emulator.install()
+        cleanup.append(emulator.close)
         settings = runtime.settings
         parent = f"projects/{settings.project}/locations/{settings.location}"
         if args.grpc_port is not None:
@@ -362,7 +367,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO, *, stop: Calla
         if args.grpc_port is not None:
             out.write(f"wfcallbacks gRPC {grpc_server.target}\n")
         out.flush()
-        driver = Driver(runtime, args.time, err, announce_executions=True)
+        driver = emulator.make_driver(err)
         driver.say(f"Workflows API:  {runtime.base_url}/v1/{parent}/workflows ({args.time} time)")
         for name in sorted(runtime.workflows):
             driver.say(f"  {name}: POST {runtime.base_url}/v1/{parent}/workflows/{name}/executions")
@@ -455,6 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also serve the Executions API over gRPC on 127.0.0.1:N (0: any; needs the grpc extra)")
     serve.add_argument("--time", choices=("real", "virtual"), default="real",
                        help="real (default): the clock follows the wall clock; virtual: sleeps take no time")
+    serve.add_argument("--auto-advance", action="store_true",
+                       help="with --time virtual: move the clock by itself (default: only the clock control API "
+                            "and the web UI move it)")
     serve.add_argument("--auth", metavar="TOKEN", help="callback requests must carry Authorization: Bearer TOKEN")
     serve.add_argument("--project", default=None, help="project id in resource names (default test-project)")
     serve.add_argument("--location", default=None, help="location in resource names (default us-central1)")

@@ -225,7 +225,8 @@ def test_serve_in_virtual_time_with_grpc(tmp_path):
         {"done": {"return": "${args.n + 1}"}}]}}))
     out, err = io.StringIO(), io.StringIO()
     stop = threading.Event()
-    args = build_parser().parse_args(["serve", str(tmp_path), "--port", "0", "--grpc-port", "0", "--time", "virtual"])
+    args = build_parser().parse_args(["serve", str(tmp_path), "--port", "0", "--grpc-port", "0", "--time", "virtual",
+                                     "--auto-advance"])
     status: list[int] = []
     server_thread = threading.Thread(target=lambda: status.append(cmd_serve(args, out, err, stop=stop.is_set)))
     server_thread.start()

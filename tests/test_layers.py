@@ -36,7 +36,7 @@ EFFECTS = {"callbacks", "outbound", "connectors"}
 #: The facade: the public objects and the wiring that implements the host interface.
 FACADE = {"runtime", "hosting"}
 #: What reads what a run recorded (never the interpreter's internals).
-READERS = {"assertions", "api", "api_common", "api_filter", "grpc_api", "cli", "server", "report*"}
+READERS = {"assertions", "api", "api_common", "api_filter", "grpc_api", "cli", "server", "report*", "emulator*"}
 
 #: module (fnmatch pattern) -> the package modules (patterns) it may import.
 LAYERS: dict[str, set[str]] = {
@@ -83,7 +83,9 @@ LAYERS: dict[str, set[str]] = {
     "api": BASE | {"api_common", "api_filter", "callbacks", "runtime", "server"},
     "server": BASE | {"api", "callbacks", "runtime", "http_head"},
     "grpc_api": BASE | {"api", "server"},
-    "cli": BASE | LANGUAGE | {"api", "grpc_api", "runtime", "server"},
+    "cli": BASE | LANGUAGE | {"api", "grpc_api", "runtime", "server", "emulator"},
+    # serve's hot reload, clock control and web UI: over the CLI's loop, the API's resources, the report
+    "emulator*": BASE | {"emulator*", "api", "callbacks", "cli", "runtime", "server", "report"},
     # entry points
     "plugin": BASE | {"runtime", "server", "assertions", "grpc_api", "report.for_tests", "wf_coverage"},
     "__init__": BASE | EFFECTS | {"assertions", "runtime", "server", "plugin"},

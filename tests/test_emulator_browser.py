@@ -1,0 +1,49 @@
+"""The emulator's UI in a real headless Chromium: list, open, answer a callback through the form."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+import pytest
+
+from .headless_browser import Browser, find_browser
+from .serve_support import AWAIT, open_url, serve, wait_until
+
+BROWSER = find_browser()
+if BROWSER is None:  # the suite needs it (.ci/run installs it): fail loudly rather than skip a gap
+    pytest.fail("the UI test needs Chromium on PATH (Debian: apt-get install -y chromium)", pytrace=False)
+
+
+def test_a_person_approves_a_waiting_callback_from_the_browser(tmp_path):
+    (tmp_path / "approve.yaml").write_text(AWAIT)
+    with serve(tmp_path, "--time", "virtual") as served, Browser(str(BROWSER)) as browser:
+        name = served.execution("approve")
+        served.idle()
+        execution_id = name.rsplit("/", 1)[-1]
+
+        open_url(browser, served.base + "/ui/")
+        row = f'tr.execution[data-id="{execution_id}"]'
+        assert browser.evaluate(f"document.querySelector('{row} .state').textContent") == "ACTIVE"
+
+        browser.evaluate(f"document.querySelector('{row} a').click()")
+        wait_until(browser, f"location.pathname === '/ui/executions/{execution_id}' && "
+                            "document.readyState === 'complete'")
+        assert browser.evaluate("document.querySelector('.callback .slot').textContent") == "WAITING"
+        assert browser.evaluate("document.querySelector('svg.timeline') !== null")  # the embedded report
+
+        body = json.dumps({"approved": True, "by": "a person"})
+        browser.evaluate(f"document.querySelector('form.send textarea').value = {json.dumps(body)}")
+        browser.evaluate("document.querySelector('form.send select').value = 'POST'")
+        browser.evaluate("document.querySelector('form.send button').click()")
+        flash = wait_until(browser, "document.getElementById('flash') && document.getElementById('flash').textContent")
+        assert " 200 " in flash
+        # The serve loop runs the woken execution on its next turn; the page notices and reloads itself.
+        wait_until(browser, "document.getElementById('state').textContent === 'SUCCEEDED'")
+        assert served.get(name)["result"] == '{"approved":true,"by":"a person"}'
+        assert browser.evaluate("document.querySelector('form.send') === null")  # no form on a closed callback
+
+        browser.evaluate("1")  # collect the events that arrived since the last command
+        assert browser.console_errors() == []
+        hosts = {urlsplit(url).hostname for url in browser.requests() if not url.startswith(("data:", "about:"))}
+        assert hosts == {"127.0.0.1"}
