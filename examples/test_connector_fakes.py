@@ -68,6 +68,24 @@ def test_unknown_sku_is_rejected_without_charging(workflow_runtime: WorkflowRunt
     assert len(workflow_runtime.executions) == 1  # no child execution started
 
 
+def test_too_little_stock_is_rejected_without_charging(workflow_runtime: WorkflowRuntime,
+                                                       fulfilment: Workflow) -> None:
+    workflow_runtime.connectors.fake(GET_DOC, returns=stock(1))
+
+    assert fulfilment.run(ORDER).result() == {"status": "rejected", "reason": "out of stock"}
+    assert len(workflow_runtime.executions) == 1  # no child execution started
+
+
+def test_another_firestore_error_fails_the_order(workflow_runtime: WorkflowRuntime, fulfilment: Workflow) -> None:
+    workflow_runtime.connectors.fake(GET_DOC, raises=ConnectorError.http(503, "Firestore unavailable"))
+
+    execution = fulfilment.run(ORDER)
+
+    assert execution.state == "FAILED"
+    assert execution.error["code"] == 503
+    assert workflow_runtime.connectors.calls_to(PUBLISH) == []
+
+
 def test_declined_card_fails_the_child_and_rejects_the_order(workflow_runtime: WorkflowRuntime,
                                                             fulfilment: Workflow) -> None:
     workflow_runtime.connectors.fake(GET_DOC, returns=stock(5))

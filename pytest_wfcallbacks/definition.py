@@ -137,6 +137,8 @@ class SwitchArm:
     body: Step | None
     next: Control
     loc: Location
+    #: Line of the arm's first key after ``condition`` (where a taken condition goes; coverage arcs).
+    action_line: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,6 +175,8 @@ class ParallelStep(Step):
     shared: tuple[str, ...]
     concurrency_limit: Template | None
     continue_all: bool
+    #: Source line of each branch in ``branches`` (coverage counts each branch as a line).
+    branch_lines: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -195,6 +199,9 @@ class TryStep(Step):
     retry: RetrySpec | None
     except_as: str | None
     except_body: Block | None
+    #: Lines of the ``try`` and ``except`` keys (coverage: where a try step goes).
+    try_line: int = 0
+    except_line: int = 0
 
 
 @dataclass(frozen=True, eq=False)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from . import wf_coverage
 from .errors import WfCallbacksError
 from .runtime import WorkflowRuntime
 from .server import WorkflowServer
@@ -37,6 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="scheduling and id seed for every workflow_runtime (rerun a failure with its seed)")
     group.addoption("--wf-report", action="store", default=None, metavar="DIR", dest="wf_report",
                     help="write an HTML report of each failed test's executions to DIR (one file per test id)")
+    wf_coverage.add_options(group)
     for name, (kind, help_text, default) in _INI_OPTIONS.items():
         parser.addini(name, help_text, type=kind, default=default)  # type: ignore[arg-type]
 
@@ -47,6 +49,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "workflow_runtime(**settings): settings for the workflow_runtime fixture of this test "
         f"({', '.join(SETTING_NAMES)})",
     )
+    wf_coverage.configure(config)
 
 
 def _ini_settings(config: pytest.Config) -> dict[str, Any]:

@@ -57,6 +57,9 @@ class ExecutionRecord:
     #: Python errors the interpreter hit (bugs: reported by `WorkflowRuntime.check`).
     internal_errors: list[BaseException] = field(default_factory=list)
     # Step entries (the service's stepEntries resource) will be a list here, written by the engine.
+    #: (step path, outcome) of each switch (the arm index; len(arms): none true) and try step with
+    #: except (0: the body ended, 1: except caught an error); only while a coverage reader listens.
+    decisions: list[tuple[str, int]] | None = None
 
     def add(self, kind: EventKind, ns: int, branch: str | None, step: str | None, **details: Any) -> None:
         """Append one history event."""

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from . import loopback
+from . import coverage_map, loopback
 from .callbacks import Callback, Endpoint
 from .clock import NS, VirtualClock, datetime_to_ns, ns_to_datetime, seconds_to_ns
 from .connectors import ConnectorRegistry
@@ -134,7 +134,8 @@ class Execution:
         self.error: Any = None
         self.value: Any = None
         #: What the run leaves behind (the engine writes it; readers read it).
-        self._rec = ExecutionRecord()
+        # Switch and try outcomes are recorded only while a coverage reader listens (coverage_map.py).
+        self._rec = ExecutionRecord(decisions=[] if coverage_map.LISTENERS else None)
         self._history: list[HistoryEvent] = self._rec.history
         self._endpoints: dict[str, Endpoint] = {}
         self._endpoints_by_url: dict[str, Endpoint] = {}
@@ -757,6 +758,9 @@ class WorkflowRuntime:
             if error is not None:
                 details["error"] = copy_value(error.value)
             execution._record(EventKind.EXECUTION_ENDED, None, **details)
+            record = execution._rec
+            if record.decisions is not None:  # a coverage reader listens: hand it what this execution ran
+                coverage_map.notify(execution.workflow.definition, record.history, record.decisions)
             hooks, execution._on_end = execution._on_end, []
             for hook in hooks:
                 hook()

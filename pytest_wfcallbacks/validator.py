@@ -575,7 +575,8 @@ class _Builder(_BuilderBase):
                 arm_body = self.build_step(
                     arm_name, rest, raw, info, scope, f"{path}/condition[{index}]", arm_loc
                 )
-            arms.append(SwitchArm(condition, arm_body, arm_next, arm_loc))
+            action = [key_mark_of(entry, key)[0] for key in entry if key != "condition"]
+            arms.append(SwitchArm(condition, arm_body, arm_next, arm_loc, action[0] if action else arm_loc.line))
         return SwitchStep(*common, tuple(arms))
 
     def loop_spec(
@@ -669,6 +670,7 @@ class _Builder(_BuilderBase):
                     where,
                 )
             branches: list[tuple[str, Block]] = []
+            branch_lines: list[int] = []
             loop = None
             if "branches" in raw:
                 raw_branches = raw["branches"]
@@ -703,11 +705,13 @@ class _Builder(_BuilderBase):
                         self.step_names = outer_names
                     self.deferred_scopes.append(bscope)
                     branches.append((str(bname), block))
+                    branch_lines.append(eloc.line)
             else:
                 loop = self.loop_spec(raw["for"], raw, "for", info, scope, path, parallel=shared)
         finally:
             self.parallel_depth -= 1
-        return ParallelStep(*common, tuple(branches), loop, tuple(shared_raw), limit, policy == "continueAll")
+        return ParallelStep(*common, tuple(branches), loop, tuple(shared_raw), limit, policy == "continueAll",
+                            tuple(branch_lines))
 
     def try_step(
         self, common: _Common, body: Any, info: _BlockInfo, scope: _ScopeInfo, path: str
@@ -752,7 +756,8 @@ class _Builder(_BuilderBase):
             self.deferred_scopes.append(escope)
         if retry is None and except_body is None:
             raise self.fail("`try` needs `retry`, `except` or both", where)
-        return TryStep(*common, block, retry, except_as, except_body)
+        return TryStep(*common, block, retry, except_as, except_body, key_mark_of(body, "try")[0],
+                       key_mark_of(body, "except")[0] if except_body is not None else 0)
 
 
 def build_definition(source: Source, registry: Registry, limits: Limits) -> Definition:

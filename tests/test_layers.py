@@ -67,11 +67,17 @@ LAYERS: dict[str, set[str]] = {
     "connectors": BASE | {"definition", "interpreter.host", "interpreter.threads"},
     # the facade
     "hosting": BASE | ENGINE | EFFECTS | {"runtime", "stdlib.registry"},
-    "runtime": BASE | LANGUAGE | ENGINE | EFFECTS | {"hosting", "api", "assertions", "server", "loopback", "report"},
+    "runtime": BASE | LANGUAGE | ENGINE | EFFECTS | {"hosting", "api", "assertions", "server", "loopback", "report",
+                                                  "coverage_map"},
     # the readers
     "assertions": BASE | {"callbacks", "runtime", "report"},
     # the timeline and the HTML report read the public Execution and its record
     "report*": BASE | {"report*", "runtime"},
+    # workflow coverage: the map reads the step tree and each execution's record; the runtime notifies it
+    "coverage_map": BASE | {"definition", "stdlib", "stdlib.registry"},
+    "coverage_probe": set(),
+    "coverage": BASE | {"coverage_map", "coverage_probe"},
+    "wf_coverage": BASE | {"coverage_map"},
     "api_common": BASE | {"callbacks"},
     "api_filter": set(),
     "api": BASE | {"api_common", "api_filter", "callbacks", "runtime", "server"},
@@ -81,7 +87,7 @@ LAYERS: dict[str, set[str]] = {
     # serve's hot reload, clock control and web UI: over the CLI's loop, the API's resources, the report
     "emulator*": BASE | {"emulator*", "api", "callbacks", "cli", "runtime", "server", "report"},
     # entry points
-    "plugin": BASE | {"runtime", "server", "assertions", "grpc_api", "report.for_tests"},
+    "plugin": BASE | {"runtime", "server", "assertions", "grpc_api", "report.for_tests", "wf_coverage"},
     "__init__": BASE | EFFECTS | {"assertions", "runtime", "server", "plugin"},
     "__main__": {"cli"},
 }

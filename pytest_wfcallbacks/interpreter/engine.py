@@ -66,6 +66,8 @@ class Engine:
         self.meter = host.memory
         self.record = host.record
         self.history = host.record.history
+        #: (step path, outcome) per switch / try decision, only while a coverage reader listens (else None).
+        self.decisions = host.record.decisions
         self.clock = host.clock
         self.dispatch: dict[type[Step], Callable[[Any, WorkflowThread], Gen]] = {
             CallStep: self.run_call,
@@ -160,7 +162,7 @@ class Engine:
                 raise BranchAborted()
             th.step = step
             history.append(event(EventKind.STEP_ENTERED, clock.now_ns, th.branch_id, step.name,
-                                 routine=step.routine))
+                                 routine=step.routine, line=step.loc.line))
             if th.preempt:
                 yield PREEMPT
             try:
@@ -295,11 +297,15 @@ class Engine:
             if type(condition) is not bool:
                 raise type_error(f"switch condition must be a boolean, got {type_name(condition)}")
             if condition:
+                if self.decisions is not None:  # coverage: which arm ran (its index)
+                    self.decisions.append((step.path, step.arms.index(arm)))
                 if arm.body is not None:
                     control = yield from self.run_inline(arm.body, th)
                     if control is not None:
                         return control
                 return arm.next
+        if self.decisions is not None:  # coverage: no condition was true
+            self.decisions.append((step.path, len(step.arms)))
         return None
 
     def run_inline(self, step: Step, th: WorkflowThread) -> Gen:
@@ -418,6 +424,8 @@ class Engine:
                     control = yield from self.run_inline(step.body.steps[0], th)
                 else:
                     control = yield from self.run_block(step.body, th)
+                if self.decisions is not None:  # coverage: the body ended without an error for except
+                    self.decisions.append((step.path, 0))
                 return control
             except WorkflowError as error:
                 if step.retry is not None:
@@ -435,6 +443,8 @@ class Engine:
                             continue
                 if step.except_body is None:
                     raise
+                if self.decisions is not None:  # coverage: except caught the error
+                    self.decisions.append((step.path, 1))
                 return (yield from self.run_except(step, error, th))
 
     def run_except(self, step: TryStep, error: WorkflowError, th: WorkflowThread) -> Gen:
