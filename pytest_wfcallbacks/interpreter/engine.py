@@ -43,6 +43,7 @@ from ..definition import (
 from ..errors import WorkflowError, type_error, value_error, wf_error
 from ..history import EventKind, event
 from ..stdlib.registry import FunctionRef
+from ..step_entries import STATE_CANCELLED, STATE_FAILED, STATE_SUCCEEDED, StepEntry
 from ..values import copy_value, json_or_repr, type_name
 from .threads import BLOCK, PREEMPT, BranchAborted, Scope, WorkflowThread
 
@@ -66,6 +67,9 @@ class Engine:
         self.meter = host.memory
         self.record = host.record
         self.history = host.record.history
+        self.step_entries = host.record.step_entries
+        #: Each step's StepType name, found the first time the step is entered.
+        self.step_types: dict[Step, str] = {}
         self.clock = host.clock
         self.dispatch: dict[type[Step], Callable[[Any, WorkflowThread], Gen]] = {
             CallStep: self.run_call,
@@ -148,6 +152,8 @@ class Engine:
         history = self.history
         dispatch = self.dispatch
         clock = self.clock
+        entries = self.step_entries
+        step_types = self.step_types
         i = 0
         while i < count:
             step = steps[i]
@@ -159,8 +165,15 @@ class Engine:
             if th.aborted:
                 raise BranchAborted()
             th.step = step
-            history.append(event(EventKind.STEP_ENTERED, clock.now_ns, th.branch_id, step.name,
+            now = clock.now_ns
+            history.append(event(EventKind.STEP_ENTERED, now, th.branch_id, step.name,
                                  routine=step.routine))
+            step_type = step_types.get(step)
+            if step_type is None:
+                step_type = step_types[step] = _step_type(step)
+            # The service's step entry: in progress now, its state set below as the step ends.
+            entry = StepEntry(record.steps, step.routine, step.name, step_type, th.branch_id, now, step.loc)
+            entries.append(entry)
             if th.preempt:
                 yield PREEMPT
             try:
@@ -178,7 +191,18 @@ class Engine:
                     error.branch = th.branch_id  # type: ignore[attr-defined]
                     history.append(event(EventKind.ERROR_RAISED, clock.now_ns, th.branch_id, step.name,
                                          routine=th.routine, error=copy_value(error.value)))
+                # Every step the error leaves fails with it, as the service marks the enclosing steps.
+                entry.state = STATE_FAILED
+                entry.exception = error.value
+                entry.update_ns = clock.now_ns
                 raise
+            except BaseException:
+                # The thread was stopped (cancel, a failing sibling branch) or the engine broke.
+                entry.state = STATE_CANCELLED
+                entry.update_ns = clock.now_ns
+                raise
+            entry.state = STATE_SUCCEEDED
+            entry.update_ns = clock.now_ns
             if control is None:
                 control = step.next
                 if control is None:
@@ -531,6 +555,28 @@ class _DoubleRange(Sequence[float]):
         if not 0 <= index < self.size:
             raise IndexError(index)
         return self.begin + index
+
+
+def _step_type(step: Step) -> str:
+    """The service's StepType name for a step (its REST reference, ``StepEntry.StepType``)."""
+    kind = type(step)
+    if kind is CallStep:
+        assert isinstance(step, CallStep)
+        if step.function is not None:
+            return "STEP_STD_LIB_CALL"
+        return "STEP_SUBWORKFLOW_CALL" if step.subworkflow is not None else "STEP_CONNECTOR_CALL"
+    if kind is ParallelStep:
+        assert isinstance(step, ParallelStep)
+        return "STEP_PARALLEL_FOR" if step.loop is not None else "STEP_PARALLEL_BRANCH"
+    return _STEP_TYPES.get(kind, "STEP_TYPE_UNSPECIFIED")
+
+
+_STEP_TYPES: dict[type[Step], str] = {
+    AssignStep: "STEP_ASSIGN", SwitchStep: "STEP_SWITCH", ForStep: "STEP_FOR", TryStep: "STEP_TRY_RETRY_EXCEPT",
+    RaiseStep: "STEP_RAISE", ReturnStep: "STEP_RETURN", JumpStep: "STEP_GOTO",
+    # A nested ``steps:`` block has no StepType of its own in the service's enum.
+    StepsStep: "STEP_TYPE_UNSPECIFIED",
+}
 
 
 def _label(item: Any) -> str:
