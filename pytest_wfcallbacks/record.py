@@ -4,7 +4,7 @@ The engine and its effects append to an `ExecutionRecord` (history events, log
 entries, the step count, errors the interpreter hit). Readers (assertions, the REST
 API, the CLI, reports) read the record and the snapshots here; none of them needs
 the interpreter's own types. Step entries (the service's ``stepEntries``) get their
-list beside ``history`` (`step_entries.StepEntry`).
+list beside ``history`` (rows laid out in ``step_entries.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from .clock import ns_to_datetime
 from .history import EventKind, HistoryEvent, event
-from .step_entries import StepEntry
+from .step_entries import Row
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,8 @@ class ExecutionRecord:
     steps: int = 0
     #: Python errors the interpreter hit (bugs: reported by `WorkflowRuntime.check`).
     internal_errors: list[BaseException] = field(default_factory=list)
-    #: One `StepEntry` per step entered, in entry order (the service's stepEntries resource).
-    step_entries: list[StepEntry] = field(default_factory=list)
+    #: One row per step entered, in entry order (the service's stepEntries; layout in `step_entries`).
+    step_entries: list[Row] = field(default_factory=list)
 
     def add(self, kind: EventKind, ns: int, branch: str | None, step: str | None, **details: Any) -> None:
         """Append one history event."""

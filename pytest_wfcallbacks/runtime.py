@@ -42,7 +42,7 @@ from .errors import (
 )
 from .history import EventKind, HistoryEvent
 from .hosting import ExecutionHostImpl, RuntimeHostImpl
-from .interpreter.engine import Engine
+from .interpreter.engine import Engine, step_type
 from .interpreter.scheduler import Kernel, drive_async
 from .interpreter.threads import BranchAborted, MemoryMeter, Scope, ThreadState, WorkflowThread
 from .outbound import OutboundHttp
@@ -230,7 +230,7 @@ class Execution:
     def step_entries(self) -> list[StepEntry]:
         """One `StepEntry` per step entered, in entry order (the service's ``stepEntries``)."""
         with self._runtime._kernel.lock:
-            return list(self._rec.step_entries)
+            return [StepEntry.from_row(row, step_type(row[1])) for row in self._rec.step_entries]
 
     def path(self, branch: str | None = None) -> list[str]:
         """Names of the steps one thread entered, in order: the main thread (and the subworkflows
@@ -760,7 +760,8 @@ class WorkflowRuntime:
             execution._deadline_timer.cancel()
             # Stop every other thread of the execution; endpoints close (404 from now on).
             self._kernel.stop_execution(execution._host)
-            cancel_unfinished(execution._rec.step_entries, self.clock.now_ns)
+            if state is not ExecutionState.SUCCEEDED:  # a success has joined every thread: nothing is left open
+                cancel_unfinished(execution._rec.step_entries, self.clock.now_ns)
             for endpoint in execution._endpoints.values():
                 for waiter in endpoint.waiters:
                     if waiter.timer is not None:

@@ -4,18 +4,19 @@ The Executions API keeps a ``StepEntry`` for every step a run enters (its REST
 reference, ``projects.locations.workflows.executions.stepEntries``): an entry id
 counting from 1, the routine and step names, the step's type, its state (in
 progress until the step ends, then succeeded, failed or cancelled), create and
-update times, and the exception that failed it. The engine appends one `StepEntry`
+update times, and the exception that failed it. The engine appends one row
 to `ExecutionRecord.step_entries` as a step is entered and updates it as the step
-ends; readers (path assertions, the REST API, reports) only read them.
+ends; readers (path assertions, the REST API, reports) read `Execution.step_entries`.
 
-The entries are kept compact for long executions: slotted objects, times as integer
-nanoseconds of the virtual clock (`create_time` / `update_time` convert on read), the
-step's own frozen `Location` shared rather than copied, and interned strings for the
-type and state.
+The record is kept compact and cheap for long executions: one small list per entry
+(see `ENTRY_ID` ... `EXCEPTION`), times as integer nanoseconds of the virtual clock,
+the step's own frozen definition node shared rather than copied, interned strings
+for the state. Readers get frozen, slotted `StepEntry` objects built from the rows.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -54,8 +55,18 @@ STATE_CANCELLED = "STATE_CANCELLED"
 STATES = ("STATE_UNSPECIFIED", STATE_IN_PROGRESS, STATE_SUCCEEDED, STATE_FAILED, STATE_CANCELLED)
 
 
+#: The layout of one row of `ExecutionRecord.step_entries`, as the engine writes it: a plain list
+#: ``[entry_id, step, branch, create_ns, update_ns, state, exception]`` (``step`` is the frozen step of
+#: the definition, with its name, routine and location). A list costs a fraction of an object per step
+#: entered, which keeps recording inside the interpreter's speed budget; `StepEntry` is built from it
+#: when a reader asks.
+ENTRY_ID, STEP, BRANCH, CREATED, UPDATED, STATE, EXCEPTION = range(7)
+Row = list[Any]
+
+
+@dataclass(frozen=True, slots=True)
 class StepEntry:
-    """One step an execution entered (the service's ``StepEntry``); read-only for everyone but the engine.
+    """One step an execution entered (the service's ``StepEntry``), as it stood when it was read.
 
     ``state`` is ``STATE_IN_PROGRESS`` while the step runs (a call waiting for a callback,
     a subworkflow running its steps) and becomes ``STATE_SUCCEEDED``, ``STATE_FAILED``
@@ -63,30 +74,32 @@ class StepEntry:
     the branch was stopped) as the step ends; ``update_time`` is when that happened.
     """
 
-    __slots__ = ("branch", "create_ns", "entry_id", "exception", "location", "routine", "state", "step",
-                 "step_type", "update_ns")
+    #: Monotonic from 1, in entry order.
+    entry_id: int
+    #: The routine (``main`` or a subworkflow) the step belongs to.
+    routine: str
+    #: The step's name.
+    step: str
+    #: The service's StepType name (``STEP_ASSIGN``, ``STEP_SUBWORKFLOW_CALL``, ...).
+    step_type: str
+    #: ``STATE_IN_PROGRESS``, ``STATE_SUCCEEDED``, ``STATE_FAILED`` or ``STATE_CANCELLED``.
+    state: str
+    #: The parallel branch (thread) that entered the step (``None`` for the main thread).
+    branch: str | None
+    #: Virtual nanoseconds when the step was entered / when the entry last changed.
+    create_ns: int
+    update_ns: int
+    #: The error value that failed the step (None unless ``STATE_FAILED``).
+    exception: Any
+    #: Where the step is in its source (file, line, column).
+    location: Location
 
-    def __init__(self, entry_id: int, routine: str, step: str, step_type: str, branch: str | None, ns: int,
-                 location: Location) -> None:
-        #: Monotonic from 1, in entry order.
-        self.entry_id = entry_id
-        #: The routine (``main`` or a subworkflow) the step belongs to.
-        self.routine = routine
-        #: The step's name.
-        self.step = step
-        #: The service's StepType name (``STEP_ASSIGN``, ``STEP_SUBWORKFLOW_CALL``, ...).
-        self.step_type = step_type
-        #: The parallel branch (thread) that entered the step (``None`` for the main thread).
-        self.branch = branch
-        #: Virtual nanoseconds when the step was entered / last changed state.
-        self.create_ns = ns
-        self.update_ns = ns
-        #: ``STATE_IN_PROGRESS``, ``STATE_SUCCEEDED``, ``STATE_FAILED`` or ``STATE_CANCELLED``.
-        self.state = STATE_IN_PROGRESS
-        #: The error value that failed the step (None unless ``STATE_FAILED``).
-        self.exception: Any = None
-        #: Where the step is in its source (file, line, column).
-        self.location = location
+    @classmethod
+    def from_row(cls, row: Row, step_type: str) -> StepEntry:
+        """The entry of one record row (``step_type`` is the StepType name of its step)."""
+        step = row[STEP]
+        return cls(row[ENTRY_ID], step.routine, step.name, step_type, row[STATE], row[BRANCH], row[CREATED],
+                   row[UPDATED], row[EXCEPTION], step.loc)
 
     @property
     def create_time(self) -> datetime:
@@ -98,17 +111,13 @@ class StepEntry:
         """When the entry last changed (virtual, aware UTC): the step's end once it has ended."""
         return ns_to_datetime(self.update_ns)
 
-    def __repr__(self) -> str:
-        thread = f" branch={self.branch}" if self.branch else ""
-        return f"<StepEntry {self.entry_id} {self.routine}/{self.step} {self.step_type} {self.state}{thread}>"
 
-
-def cancel_unfinished(entries: list[StepEntry], ns: int) -> None:
+def cancel_unfinished(rows: list[Row], ns: int) -> None:
     """An execution ended: entries of steps that never ended (their thread was stopped) are cancelled."""
-    for entry in entries:
-        if entry.state == STATE_IN_PROGRESS:
-            entry.state = STATE_CANCELLED
-            entry.update_ns = ns
+    for row in rows:
+        if row[STATE] == STATE_IN_PROGRESS:
+            row[STATE] = STATE_CANCELLED
+            row[UPDATED] = ns
 
 
 def thread_path(entries: list[StepEntry], branch: str | None, labels: dict[str, str]) -> list[str]:
@@ -119,4 +128,4 @@ def thread_path(entries: list[StepEntry], branch: str | None, labels: dict[str, 
             if entry.branch is not None and (entry.branch == branch or labels.get(entry.branch) == branch)]
 
 
-__all__ = ["STATES", "STEP_TYPES", "StepEntry", "cancel_unfinished", "thread_path"]
+__all__ = ["STATES", "STEP_TYPES", "Row", "StepEntry", "cancel_unfinished", "thread_path"]

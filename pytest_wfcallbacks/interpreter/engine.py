@@ -43,7 +43,7 @@ from ..definition import (
 from ..errors import WorkflowError, type_error, value_error, wf_error
 from ..history import EventKind, event
 from ..stdlib.registry import FunctionRef
-from ..step_entries import STATE_CANCELLED, STATE_FAILED, STATE_SUCCEEDED, StepEntry
+from ..step_entries import STATE_CANCELLED, STATE_FAILED, STATE_IN_PROGRESS, STATE_SUCCEEDED
 from ..values import copy_value, json_or_repr, type_name
 from .threads import BLOCK, PREEMPT, BranchAborted, Scope, WorkflowThread
 
@@ -68,8 +68,6 @@ class Engine:
         self.record = host.record
         self.history = host.record.history
         self.step_entries = host.record.step_entries
-        #: Each step's StepType name, found the first time the step is entered.
-        self.step_types: dict[Step, str] = {}
         self.clock = host.clock
         self.dispatch: dict[type[Step], Callable[[Any, WorkflowThread], Gen]] = {
             CallStep: self.run_call,
@@ -152,13 +150,13 @@ class Engine:
         history = self.history
         dispatch = self.dispatch
         clock = self.clock
-        entries = self.step_entries
-        step_types = self.step_types
+        add_entry = self.step_entries.append
+        succeeded = STATE_SUCCEEDED
         i = 0
         while i < count:
             step = steps[i]
-            record.steps += 1
-            if record.steps > self.step_limit:
+            entry_id = record.steps = record.steps + 1
+            if entry_id > self.step_limit:
                 raise wf_error(
                     "ResourceLimitError", f"the execution ran more than {self.step_limit} steps (limit `steps`)"
                 )
@@ -166,14 +164,12 @@ class Engine:
                 raise BranchAborted()
             th.step = step
             now = clock.now_ns
-            history.append(event(EventKind.STEP_ENTERED, now, th.branch_id, step.name,
+            branch = th.branch_id
+            history.append(event(EventKind.STEP_ENTERED, now, branch, step.name,
                                  routine=step.routine))
-            step_type = step_types.get(step)
-            if step_type is None:
-                step_type = step_types[step] = _step_type(step)
-            # The service's step entry: in progress now, its state set below as the step ends.
-            entry = StepEntry(record.steps, step.routine, step.name, step_type, th.branch_id, now, step.loc)
-            entries.append(entry)
+            # The service's step entry (a row laid out in step_entries.py): in progress now, ended below.
+            entry = [entry_id, step, branch, now, now, STATE_IN_PROGRESS, None]
+            add_entry(entry)
             if th.preempt:
                 yield PREEMPT
             try:
@@ -182,6 +178,7 @@ class Engine:
                     control: Control = None
                 else:
                     control = yield from dispatch[type(step)](step, th)
+                    entry[4] = clock.now_ns  # the step may have waited; an assign never does
             except WorkflowError as error:
                 if not hasattr(error, "step"):
                     # First step the error passes through: where it was raised.
@@ -192,17 +189,16 @@ class Engine:
                     history.append(event(EventKind.ERROR_RAISED, clock.now_ns, th.branch_id, step.name,
                                          routine=th.routine, error=copy_value(error.value)))
                 # Every step the error leaves fails with it, as the service marks the enclosing steps.
-                entry.state = STATE_FAILED
-                entry.exception = error.value
-                entry.update_ns = clock.now_ns
+                entry[5] = STATE_FAILED
+                entry[6] = error.value
+                entry[4] = clock.now_ns
                 raise
             except BaseException:
                 # The thread was stopped (cancel, a failing sibling branch) or the engine broke.
-                entry.state = STATE_CANCELLED
-                entry.update_ns = clock.now_ns
+                entry[5] = STATE_CANCELLED
+                entry[4] = clock.now_ns
                 raise
-            entry.state = STATE_SUCCEEDED
-            entry.update_ns = clock.now_ns
+            entry[5] = succeeded
             if control is None:
                 control = step.next
                 if control is None:
@@ -557,7 +553,7 @@ class _DoubleRange(Sequence[float]):
         return self.begin + index
 
 
-def _step_type(step: Step) -> str:
+def step_type(step: Step) -> str:
     """The service's StepType name for a step (its REST reference, ``StepEntry.StepType``)."""
     kind = type(step)
     if kind is CallStep:
