@@ -12,6 +12,10 @@ from .assertions import (
     assert_callback_response,
     assert_slot_state,
 )
+from .assertions_path import (
+    assert_not_visited,
+    assert_path,
+)
 from .callbacks import (
     Callback,
     CallbackResponse,
@@ -55,6 +59,7 @@ from .settings import (
     Limits,
     Settings,
 )
+from .step_entries import StepEntry
 
 __version__ = "0.2.0"  # the one place the version is written (pyproject.toml reads it)
 
@@ -80,6 +85,7 @@ __all__ = [
     "Settings",
     "SlotState",
     "StateAssertionError",
+    "StepEntry",
     "VirtualClock",
     "WfCallbacksError",
     "Workflow",
@@ -89,6 +95,8 @@ __all__ = [
     "WorkflowSyntaxError",
     "assert_branch_order",
     "assert_callback_response",
+    "assert_not_visited",
+    "assert_path",
     "assert_slot_state",
     "delayed",
     "respond_after",

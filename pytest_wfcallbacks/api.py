@@ -39,6 +39,7 @@ from werkzeug.wrappers import Request, Response
 
 from .api_common import ApiError, _bad, _not_found, _page, format_duration, format_timestamp, parse_timestamp
 from .api_filter import FilterError, compile_filter
+from .api_steps import step_entries_request
 from .callbacks import error_envelope
 from .errors import WfCallbacksError, WorkflowError, WorkflowSyntaxError
 from .history import EventKind
@@ -692,6 +693,9 @@ def _route(server: WorkflowServer, request: Request, project: str, location: str
         return _execution_resource(server, request, project, location, workflow, parts[3])
     if len(parts) == 5 and parts[4] == "callbacks":
         return _callbacks_collection(server, request, project, location, workflow, parts[3])
+    if len(parts) in (5, 6) and parts[4] == "stepEntries":
+        execution = _execution_or_404(server, project, location, workflow, parts[3])
+        return step_entries_request(execution, request, parts[5] if len(parts) == 6 else None)
     raise _not_found(f"no API method at {request.path}")
 
 

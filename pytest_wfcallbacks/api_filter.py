@@ -97,7 +97,9 @@ def _unquote(token: _Token) -> str:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, restrict: Callable[[str, str, str], Predicate] | None = None) -> None:
+        # What one ``FIELD OP VALUE`` means: the executions fields by default (stepEntries.list passes its own).
+        self.restrict = restrict or _restriction
         self.tokens = _tokens(text)
         self.index = 0
         self.depth = 0
@@ -191,7 +193,7 @@ class _Parser:
             value = value_token.text
         else:
             raise FilterError(f"{member}{op.text} needs a value at character {value_token.position + 1}")
-        return _restriction(member, op.text, value)
+        return self.restrict(member, op.text, value)
 
 
 def _all(parts: list[Predicate]) -> Predicate:
@@ -272,14 +274,23 @@ def _restriction(member: str, op: str, value: str) -> Predicate:
     return lambda record: _ordered(op, record[member], wanted)
 
 
-def compile_filter(text: str) -> Predicate:
-    """A predicate over execution records for an ``executions.list`` filter; FilterError when refused."""
+def compile_filter(text: str, restrict: Callable[[str, str, str], Predicate] | None = None) -> Predicate:
+    """A predicate over execution records for an ``executions.list`` filter; FilterError when refused.
+
+    ``restrict(member, op, value)`` builds the predicate of one restriction, for another
+    resource's fields (``stepEntries.list``); `text_match` and `ordered` compare values.
+    """
     if not text.strip():
         return lambda record: True
     if len(text) > _MAX_LENGTH:
         raise FilterError(f"the filter is longer than {_MAX_LENGTH} characters")
-    return _Parser(text).parse()
+    return _Parser(text, restrict).parse()
 
 
-__all__ = ["FIELDS", "STATES", "FilterError", "Predicate", "Record", "compile_filter", "parse_duration",
-           "parse_time"]
+#: Public names of the comparisons, for other resources' restrictions.
+text_match = _text_match
+ordered = _ordered
+
+
+__all__ = ["FIELDS", "STATES", "FilterError", "Predicate", "Record", "compile_filter", "ordered", "parse_duration",
+           "parse_time", "text_match"]

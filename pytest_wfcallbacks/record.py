@@ -4,7 +4,7 @@ The engine and its effects append to an `ExecutionRecord` (history events, log
 entries, the step count, errors the interpreter hit). Readers (assertions, the REST
 API, the CLI, reports) read the record and the snapshots here; none of them needs
 the interpreter's own types. Step entries (the service's ``stepEntries``) get their
-list here when they land, beside ``history``.
+list beside ``history`` (rows laid out in ``step_entries.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from .clock import ns_to_datetime
 from .history import EventKind, HistoryEvent, event
+from .step_entries import Row
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ class ExecutionRecord:
     steps: int = 0
     #: Python errors the interpreter hit (bugs: reported by `WorkflowRuntime.check`).
     internal_errors: list[BaseException] = field(default_factory=list)
-    # Step entries (the service's stepEntries resource) will be a list here, written by the engine.
+    #: One row per step entered, in entry order (the service's stepEntries; layout in `step_entries`).
+    step_entries: list[Row] = field(default_factory=list)
     #: (step path, outcome) of each switch (the arm index; len(arms): none true) and try step with
     #: except (0: the body ended, 1: except caught an error); only while a coverage reader listens.
     decisions: list[tuple[str, int]] | None = None

@@ -42,7 +42,7 @@ from .errors import (
 )
 from .history import EventKind, HistoryEvent
 from .hosting import ExecutionHostImpl, RuntimeHostImpl
-from .interpreter.engine import Engine
+from .interpreter.engine import Engine, step_type
 from .interpreter.scheduler import Kernel, drive_async
 from .interpreter.threads import BranchAborted, MemoryMeter, Scope, ThreadState, WorkflowThread
 from .outbound import OutboundHttp
@@ -50,6 +50,7 @@ from .record import ExecutionRecord, LogEntry, ThreadSnapshot
 from .settings import SETTING_NAMES, Settings, make_settings
 from .source import looks_like_path
 from .stdlib import load_all
+from .step_entries import StepEntry, cancel_unfinished, thread_path
 from .values import copy_value, from_python, json_decode, json_encode, json_or_repr, value_size
 
 #: Every runtime not yet closed (assertion helpers look up the execution behind a callback URL).
@@ -225,6 +226,17 @@ class Execution:
         with self._runtime._kernel.lock:
             return [ThreadSnapshot(t.describe(), t.routine, t.step_name() or None, t.state.value, t.waiting_text())
                     for t in self._threads()]
+
+    @property
+    def step_entries(self) -> list[StepEntry]:
+        """One `StepEntry` per step entered, in entry order (the service's ``stepEntries``)."""
+        with self._runtime._kernel.lock:
+            return [StepEntry.from_row(row, step_type(row[1])) for row in self._rec.step_entries]
+
+    def path(self, branch: str | None = None) -> list[str]:
+        """Names of the steps one thread entered, in order: the main thread (and the subworkflows
+        it called) by default, or the parallel ``branch`` given by its id (``par/b1``, ``loop[0]``) or label."""
+        return thread_path(self.step_entries, branch, self._branch_labels())
 
     def branch_order(self, step: str) -> list[str]:
         """Labels of parallel branches in the order they first entered ``step``."""
@@ -749,6 +761,8 @@ class WorkflowRuntime:
             execution._deadline_timer.cancel()
             # Stop every other thread of the execution; endpoints close (404 from now on).
             self._kernel.stop_execution(execution._host)
+            if state is not ExecutionState.SUCCEEDED:  # a success has joined every thread: nothing is left open
+                cancel_unfinished(execution._rec.step_entries, self.clock.now_ns)
             for endpoint in execution._endpoints.values():
                 for waiter in endpoint.waiters:
                     if waiter.timer is not None:

@@ -117,6 +117,34 @@ def test_runtime_deploys_are_visible_to_the_client_and_errors_are_http_errors(wo
     assert exists.value.resp.status == 409
 
 
+def test_step_entries_list_and_get_with_the_official_client(workflow_runtime):
+    _workflows, executions = clients(workflow_runtime)
+    workflow_runtime.deploy(APPROVAL_WF, name="approval")
+    created = executions.create(parent=f"{PARENT}/workflows/approval", body={"argument": '{"id": "S-1"}'}).execute()
+    execution = workflow_runtime.executions[-1]
+    execution.wait_for_callback().send(json={"approved": False})
+    execution.wait()
+    step_entries = executions.stepEntries()
+    request = step_entries.list(parent=created["name"], pageSize=2)
+    listed = []
+    while request is not None:
+        page = request.execute()
+        listed.extend(page["stepEntries"])
+        request = step_entries.list_next(request, page)
+    assert [(item["entryId"], item["step"], item["stepType"], item["state"]) for item in listed] == [
+        ("1", "make", "STEP_STD_LIB_CALL", "STATE_SUCCEEDED"),
+        ("2", "wait", "STEP_STD_LIB_CALL", "STATE_SUCCEEDED"),
+        ("3", "done", "STEP_RETURN", "STATE_SUCCEEDED"),
+    ]
+    got = step_entries.get(name=listed[1]["name"]).execute()
+    assert got == listed[1]
+    only = step_entries.list(parent=created["name"], filter='step="done"', orderBy="entryId desc").execute()
+    assert [item["step"] for item in only["stepEntries"]] == ["done"]
+    with pytest.raises(HttpError) as missing:
+        step_entries.get(name=f"{created['name']}/stepEntries/9").execute()
+    assert missing.value.resp.status == 404
+
+
 # --------------------------------------------------------------------------- gRPC: the official ExecutionsClient
 
 

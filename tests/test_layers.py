@@ -25,7 +25,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "pytest_wfcallbacks"
 
 #: Plain data and values: what every layer may use.
-BASE = {"errors", "settings", "values", "clock", "source", "yaml_errors", "history", "record"}
+BASE = {"errors", "settings", "values", "clock", "source", "yaml_errors", "history", "record", "step_entries"}
 #: Plumbing with no package imports: the plugin's own loopback client, the strict HTTP head reader.
 PLUMBING = {"loopback", "http_head"}
 #: The language: expressions, the standard library, the step tree and its deploy-time validator.
@@ -36,7 +36,7 @@ EFFECTS = {"callbacks", "outbound", "connectors"}
 #: The facade: the public objects and the wiring that implements the host interface.
 FACADE = {"runtime", "hosting"}
 #: What reads what a run recorded (never the interpreter's internals).
-READERS = {"assertions", "api", "api_common", "api_filter", "grpc_api", "cli", "server", "report*", "emulator*"}
+READERS = {"assertions*", "api*", "api_common", "api_filter", "grpc_api", "cli", "server", "report*", "emulator*"}
 
 #: module (fnmatch pattern) -> the package modules (patterns) it may import.
 LAYERS: dict[str, set[str]] = {
@@ -51,7 +51,9 @@ LAYERS: dict[str, set[str]] = {
     "loopback": set(),
     "http_head": set(),
     "history": {"clock"},
-    "record": {"clock", "history"},
+    "record": {"clock", "history", "step_entries"},
+    # the service's step entries: plain slotted data the engine writes and readers read
+    "step_entries": {"clock", "errors"},
     # the language
     "expr*": BASE | {"expr*", "stdlib.registry"},
     "stdlib*": BASE | {"stdlib*", "outbound"},  # http.* encodes bodies and queries like outbound sends them
@@ -71,6 +73,8 @@ LAYERS: dict[str, set[str]] = {
                                                   "coverage_map"},
     # the readers
     "assertions": BASE | {"callbacks", "runtime", "report"},
+    # path assertions read the step entries and reuse the state tables
+    "assertions_path": BASE | {"assertions", "runtime"},
     # the timeline and the HTML report read the public Execution and its record
     "report*": BASE | {"report*", "runtime"},
     # workflow coverage: the map reads the step tree and each execution's record; the runtime notifies it
@@ -80,7 +84,9 @@ LAYERS: dict[str, set[str]] = {
     "wf_coverage": BASE | {"coverage_map"},
     "api_common": BASE | {"callbacks"},
     "api_filter": set(),
-    "api": BASE | {"api_common", "api_filter", "callbacks", "runtime", "server"},
+    "api": BASE | {"api_common", "api_filter", "api_steps", "callbacks", "runtime", "server"},
+    # the stepEntries resource: reads the step entries, reuses the filter parser and the envelope
+    "api_steps": BASE | {"api_common", "api_filter", "runtime"},
     "server": BASE | {"api", "callbacks", "runtime", "http_head"},
     "grpc_api": BASE | {"api", "server"},
     "cli": BASE | LANGUAGE | {"api", "grpc_api", "runtime", "server", "emulator"},
@@ -88,7 +94,7 @@ LAYERS: dict[str, set[str]] = {
     "emulator*": BASE | {"emulator*", "api", "callbacks", "cli", "runtime", "server", "report"},
     # entry points
     "plugin": BASE | {"runtime", "server", "assertions", "grpc_api", "report.for_tests", "wf_coverage"},
-    "__init__": BASE | EFFECTS | {"assertions", "runtime", "server", "plugin"},
+    "__init__": BASE | EFFECTS | {"assertions", "assertions_path", "runtime", "server", "plugin"},
     "__main__": {"cli"},
 }
 

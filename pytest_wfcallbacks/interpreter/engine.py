@@ -43,6 +43,7 @@ from ..definition import (
 from ..errors import WorkflowError, type_error, value_error, wf_error
 from ..history import EventKind, event
 from ..stdlib.registry import FunctionRef
+from ..step_entries import STATE_CANCELLED, STATE_FAILED, STATE_IN_PROGRESS, STATE_SUCCEEDED
 from ..values import copy_value, json_or_repr, type_name
 from .threads import BLOCK, PREEMPT, BranchAborted, Scope, WorkflowThread
 
@@ -68,6 +69,7 @@ class Engine:
         self.history = host.record.history
         #: (step path, outcome) per switch / try decision, only while a coverage reader listens (else None).
         self.decisions = host.record.decisions
+        self.step_entries = host.record.step_entries
         self.clock = host.clock
         self.dispatch: dict[type[Step], Callable[[Any, WorkflowThread], Gen]] = {
             CallStep: self.run_call,
@@ -150,19 +152,26 @@ class Engine:
         history = self.history
         dispatch = self.dispatch
         clock = self.clock
+        add_entry = self.step_entries.append
+        succeeded = STATE_SUCCEEDED
         i = 0
         while i < count:
             step = steps[i]
-            record.steps += 1
-            if record.steps > self.step_limit:
+            entry_id = record.steps = record.steps + 1
+            if entry_id > self.step_limit:
                 raise wf_error(
                     "ResourceLimitError", f"the execution ran more than {self.step_limit} steps (limit `steps`)"
                 )
             if th.aborted:
                 raise BranchAborted()
             th.step = step
-            history.append(event(EventKind.STEP_ENTERED, clock.now_ns, th.branch_id, step.name,
+            now = clock.now_ns
+            branch = th.branch_id
+            history.append(event(EventKind.STEP_ENTERED, now, branch, step.name,
                                  routine=step.routine, line=step.loc.line))
+            # The service's step entry (a row laid out in step_entries.py): in progress now, ended below.
+            entry = [entry_id, step, branch, now, now, STATE_IN_PROGRESS, None]
+            add_entry(entry)
             if th.preempt:
                 yield PREEMPT
             try:
@@ -171,6 +180,7 @@ class Engine:
                     control: Control = None
                 else:
                     control = yield from dispatch[type(step)](step, th)
+                    entry[4] = clock.now_ns  # the step may have waited; an assign never does
             except WorkflowError as error:
                 if not hasattr(error, "step"):
                     # First step the error passes through: where it was raised.
@@ -180,7 +190,17 @@ class Engine:
                     error.branch = th.branch_id  # type: ignore[attr-defined]
                     history.append(event(EventKind.ERROR_RAISED, clock.now_ns, th.branch_id, step.name,
                                          routine=th.routine, error=copy_value(error.value)))
+                # Every step the error leaves fails with it, as the service marks the enclosing steps.
+                entry[5] = STATE_FAILED
+                entry[6] = error.value
+                entry[4] = clock.now_ns
                 raise
+            except BaseException:
+                # The thread was stopped (cancel, a failing sibling branch) or the engine broke.
+                entry[5] = STATE_CANCELLED
+                entry[4] = clock.now_ns
+                raise
+            entry[5] = succeeded
             if control is None:
                 control = step.next
                 if control is None:
@@ -541,6 +561,28 @@ class _DoubleRange(Sequence[float]):
         if not 0 <= index < self.size:
             raise IndexError(index)
         return self.begin + index
+
+
+def step_type(step: Step) -> str:
+    """The service's StepType name for a step (its REST reference, ``StepEntry.StepType``)."""
+    kind = type(step)
+    if kind is CallStep:
+        assert isinstance(step, CallStep)
+        if step.function is not None:
+            return "STEP_STD_LIB_CALL"
+        return "STEP_SUBWORKFLOW_CALL" if step.subworkflow is not None else "STEP_CONNECTOR_CALL"
+    if kind is ParallelStep:
+        assert isinstance(step, ParallelStep)
+        return "STEP_PARALLEL_FOR" if step.loop is not None else "STEP_PARALLEL_BRANCH"
+    return _STEP_TYPES.get(kind, "STEP_TYPE_UNSPECIFIED")
+
+
+_STEP_TYPES: dict[type[Step], str] = {
+    AssignStep: "STEP_ASSIGN", SwitchStep: "STEP_SWITCH", ForStep: "STEP_FOR", TryStep: "STEP_TRY_RETRY_EXCEPT",
+    RaiseStep: "STEP_RAISE", ReturnStep: "STEP_RETURN", JumpStep: "STEP_GOTO",
+    # A nested ``steps:`` block has no StepType of its own in the service's enum.
+    StepsStep: "STEP_TYPE_UNSPECIFIED",
+}
 
 
 def _label(item: Any) -> str:

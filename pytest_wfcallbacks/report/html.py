@@ -156,12 +156,12 @@ def _outcome(execution: Execution) -> str:
 
 
 def _steps(execution: Execution, picture: Picture) -> str:
-    rows = [[f'<span class="num">{index}</span>', _when(picture, item.ns), escape(item.thread),
-             escape(item.routine), f"<code>{escape(item.step)}</code>"]
-            for index, item in enumerate(step_rows(execution, picture), 1)]
+    rows = [[f'<span class="num">{item.seq}</span>', _when(picture, item.ns), escape(item.thread),
+             escape(item.routine), f"<code>{escape(item.step)}</code>", escape(item.step_type), escape(item.state)]
+            for item in step_rows(execution, picture)]
     if not rows:
         return "<h2>Steps</h2><p>No step was entered.</p>"
-    return f"<h2>Steps ({len(rows)})</h2>" + _table(["#", "time", "thread", "routine", "step"], rows)
+    return f"<h2>Steps ({len(rows)})</h2>" + _table(["#", "time", "thread", "routine", "step", "type", "state"], rows)
 
 
 def _callbacks(execution: Execution, picture: Picture) -> str:

@@ -118,6 +118,8 @@ class StepRow:
     thread: str
     routine: str
     step: str
+    step_type: str = ""
+    state: str = ""
 
 
 @dataclass
@@ -180,16 +182,12 @@ def _preview(value: Any, width: int = 60) -> str:
 
 
 def step_rows(execution: Execution, picture: Picture | None = None) -> list[StepRow]:
-    """The steps each thread entered, in order.
-
-    Read from the history's step-entered events today; the one place to switch to
-    ``Execution.step_entries`` once the step-entries record exists.
-    """
+    """The steps each thread entered, in entry order: the execution's step entries."""
     picture = picture or read_execution(execution)
     names = {row.key: row.name for row in picture.rows}
-    return [StepRow(seq, item.ns, names.get(item.branch or "", "main"), str(item.details.get("routine", "main")),
-                    item.step or "")
-            for seq, item in enumerate(picture.events) if item.kind is EventKind.STEP_ENTERED]
+    return [StepRow(entry.entry_id, entry.create_ns, names.get(entry.branch or "", "main"), entry.routine, entry.step,
+                    entry.step_type, entry.state.removeprefix("STATE_"))
+            for entry in execution.step_entries]
 
 
 def read_execution(execution: Execution) -> Picture:
