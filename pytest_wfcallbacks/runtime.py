@@ -344,7 +344,7 @@ class Execution:
 
     def run_until_idle(self) -> Execution:
         """Run what can run without moving the clock."""
-        self._runtime._kernel.run_until_idle()
+        self._runtime._kernel.run_until_idle(what=f"running execution {self.id} until idle")
         return self
 
     def cancel(self) -> None:
@@ -420,6 +420,7 @@ class WorkflowRuntime:
         self._kernel = Kernel(self.settings, self.clock)
         self.clock._driver = self._kernel
         self._kernel.on_thread_done = self._thread_done
+        self._kernel.describe = self.render_state
         self._registry = load_all()
         self._own_server = server is None
         if server is None:
@@ -513,7 +514,7 @@ class WorkflowRuntime:
     def execute(self, workflow_or_source: Any, argument: Any = None) -> Execution:
         """Start an execution and run until every thread blocks or ends, without moving the clock."""
         execution = self.start(workflow_or_source, argument)
-        self._kernel.run_until_idle()
+        self._kernel.run_until_idle(what=f"starting execution {execution.id}")
         return execution
 
     def _checked_argument(self, argument: Any) -> tuple[Any, str | None]:
@@ -588,7 +589,7 @@ class WorkflowRuntime:
         Executions created through the Executions API (by the service under test) run on the
         test's thread: call this (or drive the execution) to let them make progress.
         """
-        self._kernel.run_until_idle()
+        self._kernel.run_until_idle(what="run_until_idle()")
 
     def _absorb_problems(self, probe: WorkflowRuntime) -> None:
         """Keep what `check` would report about a probe runtime (explore) on this one."""
