@@ -134,7 +134,7 @@ class Execution:
         self.error: Any = None
         self.value: Any = None
         #: What the run leaves behind (the engine writes it; readers read it).
-        self._rec = ExecutionRecord()
+        self._rec = ExecutionRecord(limit=runtime.settings.limits.record_entries)
         self._history: list[HistoryEvent] = self._rec.history
         self._endpoints: dict[str, Endpoint] = {}
         self._endpoints_by_url: dict[str, Endpoint] = {}

@@ -190,3 +190,38 @@ def test_a_sync_drive_in_a_loop_without_other_tasks_does_not_warn(workflow_runti
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         asyncio.run(scenario())
+
+
+COUNTED_LOOP = """
+main:
+  steps:
+    - init:
+        assign:
+          - i: 0
+    - loop:
+        assign:
+          - i: ${i + 1}
+    - again:
+        switch:
+          - condition: ${i < 3000}
+            next: loop
+    - done:
+        return: ${i}
+"""
+
+
+def test_a_long_history_is_capped_behind_one_marker(workflow_server: Any) -> None:
+    from pytest_wfcallbacks import EventKind
+
+    with WorkflowRuntime(server=workflow_server, limits={"record_entries": 1000}) as runtime:
+        execution = runtime.run(COUNTED_LOOP)
+        assert execution.value == 3000
+        history = execution.history
+        assert len(history) < 1200  # trimmed at step checkpoints: the limit plus a batch
+        markers = [item for item in history if item.kind is EventKind.RECORD_TRUNCATED]
+        assert len(markers) == 1
+        # Every event is either kept or counted by the marker (the marker itself is not an event of the run).
+        assert len(history) - 1 + markers[0].details["dropped"] == execution.steps_executed + 2
+        assert history[0].kind is EventKind.EXECUTION_STARTED
+        assert history[-1].kind is EventKind.EXECUTION_ENDED
+        assert "SUCCEEDED" in execution.timeline()  # readers take the marker in their stride

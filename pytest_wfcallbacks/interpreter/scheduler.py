@@ -177,6 +177,9 @@ class Kernel:
                     with self.lock:
                         self.runnable.appendleft(thread)  # a later drive resumes it where it stopped
                     raise self.budget_error(thread)
+                record = thread.host.record
+                if len(record.history) > record.trim_at:
+                    record.trim()  # a long execution's memory stays bounded
                 if signal is CHECKPOINT:
                     continue
                 with self.lock:
