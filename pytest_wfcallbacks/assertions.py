@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .callbacks import Callback, SlotState
-from .clock import NS
+from .clock import NS, format_duration
 from .history import EventKind
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def _vt(runtime: WorkflowRuntime, ns: int) -> str:
-    return f"t+{(ns - runtime.clock.start_ns) / NS:g}s"
+    return f"t+{format_duration((ns - runtime.clock.start_ns) / NS)}"
 
 
 #: Requests listed one per line in a state table before the rest are summarised by status.
@@ -112,7 +112,8 @@ def render_execution_state(execution: Execution) -> str:
 def render_runtime_state(runtime: WorkflowRuntime) -> str:
     """Every execution of a runtime, the clock, the seed and pending timers."""
     clock = runtime.clock
-    lines = [f"virtual now: {clock.now().isoformat()} (t+{clock.elapsed:g}s); seed={runtime.settings.seed} "
+    lines = [f"virtual now: {clock.now().isoformat()} (t+{format_duration(clock.elapsed)}); "
+             f"seed={runtime.settings.seed} "
              f"(rerun with --wf-seed={runtime.settings.seed}); schedule={runtime.settings.schedule}"]
     for execution in runtime.executions:
         lines.append(render_execution_state(execution))

@@ -33,6 +33,30 @@ NS = 1_000_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+def format_duration(seconds: float) -> str:
+    """A virtual duration or offset to read: ``0s``, ``1.5s``, ``2m 30s``, ``3h``, ``69d 10h``.
+
+    Two units at most: exact enough to tell instants apart in a report, short enough to scan
+    (``t+6e+06s`` says nothing to a reader). Every place that prints a virtual offset uses it.
+    """
+    if seconds < 0:
+        return "-" + format_duration(-seconds)
+    if seconds < 60:
+        text = f"{seconds:.3f}".rstrip("0").rstrip(".")
+        return f"{text}s"
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    shown = [f"{n}{unit}" for n, unit in parts if n]
+    return " ".join(shown[:2])
+
+
+#: ``format_duration`` under the name the scheduler's reports use for offsets since the start.
+format_offset = format_duration
+
+
 def ns_to_datetime(ns: int) -> datetime:
     """Aware UTC datetime for an epoch-nanosecond instant (microsecond resolution)."""
     return _EPOCH + timedelta(microseconds=ns // 1000)

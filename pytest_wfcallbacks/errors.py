@@ -105,6 +105,21 @@ class DeadlockError(WfCallbacksError):
         super().__init__(message + ("\n" + table if table else ""))
 
 
+class RealTimeBudgetExceeded(DeadlockError):
+    """A drive ran longer than ``real_time_budget`` wall seconds (a workflow computing without end, say).
+
+    ``step`` is the step the execution was in ('' when the drive was waiting, not computing),
+    ``steps`` how many steps it had run, ``virtual_seconds`` the virtual time since the clock started.
+    """
+
+    def __init__(self, message: str, table: str = "", *, step: str = "", steps: int = 0,
+                 virtual_seconds: float = 0.0) -> None:
+        self.step = step
+        self.steps = steps
+        self.virtual_seconds = virtual_seconds
+        super().__init__(message, table)
+
+
 class WorkflowError(Exception):
     """A Workflows error value travelling through the interpreter (catchable by ``try``)."""
 

@@ -33,6 +33,8 @@ class EventKind(str, enum.Enum):
     HTTP_REQUEST = "http request"
     CONNECTOR_CALL = "connector call"
     EXECUTION_ENDED = "execution ended"
+    #: Marks where a long execution's record dropped events (`ExecutionRecord.trim`): ``dropped`` says how many.
+    RECORD_TRUNCATED = "record truncated"
 
     def __str__(self) -> str:
         return self.value

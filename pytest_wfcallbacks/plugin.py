@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator, Iterator
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from _pytest._code.code import Traceback
 
 from . import wf_coverage
 from .errors import WfCallbacksError
@@ -174,6 +177,8 @@ def workflow_runtime(request: pytest.FixtureRequest, workflow_server: WorkflowSe
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport,
                                                                                               pytest.TestReport]:
+    if call.excinfo is not None and isinstance(call.excinfo.value, WfCallbacksError):
+        _prune_plugin_frames(item, call.excinfo)
     report = yield
     item.stash.setdefault(_REPORT_KEY, {})[report.when] = report
     if report.failed and report.when == "call":
@@ -181,10 +186,40 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         runtime = funcargs.get("workflow_runtime")
         error = call.excinfo.value if call.excinfo is not None else None
         shown = isinstance(error, WfCallbacksError) or getattr(error, "wf_state_shown", False)
-        if isinstance(runtime, WorkflowRuntime) and error is not None and not shown:
+        # Only a failure that involves the runtime (it ran something) gets its state attached.
+        if isinstance(runtime, WorkflowRuntime) and error is not None and not shown and runtime.executions:
             report.sections.append(("workflow runtime state", runtime.render_state()))
     _write_wf_report(item, report)
     return report
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _prune_plugin_frames(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """Drop the plugin's own frames from a `WfCallbacksError` raised into a test (``--fulltrace`` keeps them).
+
+    The message says what went wrong and where in the workflow; 40 to 60 lines of the drive's
+    and the validator's insides say nothing more to a user (as ``__tracebackhide__`` does for
+    `WorkflowFailed`).
+    """
+    if item.config.getoption("fulltrace", False):
+        return
+    # Relink the raw traceback itself (pytest rebuilds its view from it when cutting at the test
+    # function): the frames of this package drop out, the test's and its helpers' stay.
+    first = excinfo.tb
+    kept = [tb for tb in _walk(first) if not tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR)]
+    if not kept or kept[0] is not first:
+        return
+    for tb, following in zip(kept, [*kept[1:], None], strict=True):
+        tb.tb_next = following
+    excinfo.traceback = Traceback(first)
+
+
+def _walk(tb: TracebackType | None) -> Iterator[TracebackType]:
+    while tb is not None:
+        yield tb
+        tb = tb.tb_next
 
 
 def _write_wf_report(item: pytest.Item, report: pytest.TestReport) -> None:

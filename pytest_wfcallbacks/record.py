@@ -9,8 +9,9 @@ list beside ``history`` (rows laid out in ``step_entries.py``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from .clock import ns_to_datetime
@@ -45,6 +46,10 @@ class ThreadSnapshot:
     waiting_for: str
 
 
+#: Entries a record keeps per list by default (the ``record_entries`` limit): about 35 MB of history.
+RECORD_LIMIT = 100_000
+
+
 @dataclass(eq=False)
 class ExecutionRecord:
     """Everything one execution has recorded so far; appended to under the runtime lock."""
@@ -62,10 +67,58 @@ class ExecutionRecord:
     #: (step path, outcome) of each switch (the arm index; len(arms): none true) and try step with
     #: except (0: the body ended, 1: except caught an error); only while a coverage reader listens.
     decisions: list[tuple[str, int]] | None = None
+    #: Entries kept per list before `trim` drops the oldest of the middle (``record_entries`` limit).
+    limit: int = RECORD_LIMIT
+    #: Events dropped from ``history`` so far (0 while nothing was).
+    dropped: int = 0
+    #: Step entries dropped so far (0 while nothing was).
+    dropped_entries: int = 0
+
+    @property
+    def trim_at(self) -> int:
+        """Length past which `trim` has work (a tenth over the limit: trimming in batches costs nothing per step)."""
+        return self.limit + self.limit // 10
+
+    def trim(self) -> None:
+        """Keep a long execution's memory bounded: the first tenth of the limit and the most recent entries.
+
+        The dropped middle is replaced by one `EventKind.RECORD_TRUNCATED` event whose ``dropped``
+        detail says how many events it stands for, so no reader mistakes a trimmed history for a
+        whole one. The lists stay the same objects (the engine appends to them). Every bounded
+        list of the record is cut the same way: the step entries keep their first tenth and the most
+        recent rows, and the gap shows in their ``entry_id`` (the engine keeps the row of a step still
+        in progress, so ending a dropped step writes to a row nobody reads).
+        """
+        self.dropped += _trim_list(self.history, self.limit, self.dropped)
+        entries = self.step_entries
+        if len(entries) > self.limit:
+            head = max(1, self.limit // 10)
+            excess = len(entries) - self.limit
+            del entries[head:head + excess]
+            self.dropped_entries += excess
 
     def add(self, kind: EventKind, ns: int, branch: str | None, step: str | None, **details: Any) -> None:
         """Append one history event."""
         self.history.append(event(kind, ns, branch, step, **details))
 
 
-__all__ = ["ExecutionRecord", "LogEntry", "ThreadSnapshot"]
+def _trim_list(items: list[HistoryEvent], limit: int, dropped_before: int) -> int:
+    """Drop the oldest entries after the head of ``items`` down to ``limit``; return how many went."""
+    if len(items) <= limit:
+        return 0
+    head = max(1, limit // 10)
+    marker_at = head
+    has_marker = dropped_before > 0 and items[marker_at].kind is EventKind.RECORD_TRUNCATED
+    start = marker_at + 1 if has_marker else marker_at
+    excess = len(items) - limit + (0 if has_marker else 1)
+    first_dropped = items[start]
+    del items[start:start + excess]
+    total = dropped_before + excess
+    if has_marker:
+        items[marker_at] = replace(items[marker_at], details=MappingProxyType({"dropped": total}))
+    else:
+        items.insert(marker_at, event(EventKind.RECORD_TRUNCATED, first_dropped.ns, None, None, dropped=total))
+    return excess
+
+
+__all__ = ["RECORD_LIMIT", "ExecutionRecord", "LogEntry", "ThreadSnapshot"]

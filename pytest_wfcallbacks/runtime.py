@@ -136,7 +136,8 @@ class Execution:
         self.value: Any = None
         #: What the run leaves behind (the engine writes it; readers read it).
         # Switch and try outcomes are recorded only while a coverage reader listens (coverage_map.py).
-        self._rec = ExecutionRecord(decisions=[] if coverage_map.LISTENERS else None)
+        self._rec = ExecutionRecord(decisions=[] if coverage_map.LISTENERS else None,
+                                    limit=runtime.settings.limits.record_entries)
         self._history: list[HistoryEvent] = self._rec.history
         self._endpoints: dict[str, Endpoint] = {}
         self._endpoints_by_url: dict[str, Endpoint] = {}
@@ -357,7 +358,7 @@ class Execution:
 
     def run_until_idle(self) -> Execution:
         """Run what can run without moving the clock."""
-        self._runtime._kernel.run_until_idle()
+        self._runtime._kernel.run_until_idle(what=f"running execution {self.id} until idle")
         return self
 
     def cancel(self) -> None:
@@ -433,6 +434,7 @@ class WorkflowRuntime:
         self._kernel = Kernel(self.settings, self.clock)
         self.clock._driver = self._kernel
         self._kernel.on_thread_done = self._thread_done
+        self._kernel.describe = self.render_state
         self._registry = load_all()
         self._own_server = server is None
         if server is None:
@@ -526,7 +528,7 @@ class WorkflowRuntime:
     def execute(self, workflow_or_source: Any, argument: Any = None) -> Execution:
         """Start an execution and run until every thread blocks or ends, without moving the clock."""
         execution = self.start(workflow_or_source, argument)
-        self._kernel.run_until_idle()
+        self._kernel.run_until_idle(what=f"starting execution {execution.id}")
         return execution
 
     def _checked_argument(self, argument: Any) -> tuple[Any, str | None]:
@@ -601,7 +603,7 @@ class WorkflowRuntime:
         Executions created through the Executions API (by the service under test) run on the
         test's thread: call this (or drive the execution) to let them make progress.
         """
-        self._kernel.run_until_idle()
+        self._kernel.run_until_idle(what="run_until_idle()")
 
     def _absorb_problems(self, probe: WorkflowRuntime) -> None:
         """Keep what `check` would report about a probe runtime (explore) on this one."""

@@ -198,8 +198,8 @@ def test_slot(workflow_runtime):
         "*callback id*method*slot*waiters*stored payloads*delivered*requests",
         "*#1*POST*FILLED*0*1: \"two\"*1*2",
         "*requests answered (status @ virtual time):",
-        "*#1*POST*200*delivered*2026-01-01T00:01:30+00:00 (t+90s)",
-        "*#1*POST*200*stored*2026-01-01T00:01:30+00:00 (t+90s)",
+        "*#1*POST*200*delivered*2026-01-01T00:01:30+00:00 (t+1m 30s)",
+        "*#1*POST*200*stored*2026-01-01T00:01:30+00:00 (t+1m 30s)",
     ])
 
 

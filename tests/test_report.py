@@ -105,7 +105,7 @@ def test_a_long_idle_span_is_compressed_and_said_so() -> None:
         callback.send(json={})
         execution.result()
         text = execution.timeline()
-    assert "≈ idle 1h59m compressed (t+3s → t+2h)" in text
+    assert "≈ idle 1h 59m compressed (t+3s → t+2h)" in text
     left = next(line for line in text.splitlines() if line.startswith("par/left"))
     assert "sleep 2h" in left
     assert "≈" in left

@@ -270,7 +270,7 @@ def test_budget(workflow_runtime):
         "*thread*routine*step*state*waiting for*",
         "*branch fan_out/approver*wait_approval*blocked*await_callback on POST callback*",
         "*branch fan_out/timer*nap*blocked*sleep until*",
-        "*DeadlockError*real_time_budget*",
+        "*RealTimeBudgetExceeded*real_time_budget*",
         "*seed=9 (rerun with --wf-seed=9)*",
     ])
 

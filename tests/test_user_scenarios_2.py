@@ -427,14 +427,12 @@ def test_a_large_callback_body_is_accepted_up_to_the_limit_then_refused(workflow
 
 def test_five_hundred_approvals_in_one_test(workflow_runtime: WorkflowRuntime) -> None:
     workflow = workflow_runtime.deploy(ROOT / "examples" / "workflows" / "basic_callback.yaml")
-    started = time.perf_counter()
     executions = [workflow.execute() for _ in range(500)]
     with httpx.Client(trust_env=False) as http:
         for number, execution in enumerate(executions):
             assert http.get(execution.callbacks[0].url, params={"n": str(number)}).status_code == 200
     assert [e.result()["query"]["n"] for e in executions] == [[str(n)] for n in range(500)]
     assert len({e.id for e in executions}) == 500
-    assert time.perf_counter() - started < 5
 
 
 COLLECT = """

@@ -44,8 +44,8 @@ from ..errors import WorkflowError, type_error, value_error, wf_error
 from ..history import EventKind, event
 from ..stdlib.registry import FunctionRef
 from ..step_entries import STATE_CANCELLED, STATE_FAILED, STATE_IN_PROGRESS, STATE_SUCCEEDED
-from ..values import copy_value, json_or_repr, type_name
-from .threads import BLOCK, PREEMPT, BranchAborted, Scope, WorkflowThread
+from ..values import copy_value, json_or_repr, type_name, value_size
+from .threads import BLOCK, CHECKPOINT, CHECKPOINT_STEPS, PREEMPT, BranchAborted, Scope, WorkflowThread
 
 if TYPE_CHECKING:
     from .host import ExecutionHost
@@ -158,10 +158,6 @@ class Engine:
         while i < count:
             step = steps[i]
             entry_id = record.steps = record.steps + 1
-            if entry_id > self.step_limit:
-                raise wf_error(
-                    "ResourceLimitError", f"the execution ran more than {self.step_limit} steps (limit `steps`)"
-                )
             if th.aborted:
                 raise BranchAborted()
             th.step = step
@@ -174,7 +170,14 @@ class Engine:
             add_entry(entry)
             if th.preempt:
                 yield PREEMPT
+            elif not record.steps & (CHECKPOINT_STEPS - 1):
+                yield CHECKPOINT  # lets the drive enforce real_time_budget inside a long computation
             try:
+                if record.steps > self.step_limit:
+                    # Raised inside the try so it names the step and its file:line like any other error.
+                    raise wf_error(
+                        "ResourceLimitError", f"the execution ran more than {self.step_limit} steps (limit `steps`)"
+                    )
                 if type(step) is AssignStep:
                     self.run_assign_now(step, th)
                     control: Control = None
@@ -228,10 +231,16 @@ class Engine:
                 if kind is list or kind is dict or kind is str or target.root in owner.sizes:
                     self.meter.charge(owner, target.root, value)
             else:
-                self.assign_path(target.root, target.path, value, th)
+                delta = self.assign_path(target.root, target.path, value, th)
                 holder = th.scope.holder(target.root)
                 if holder is not None:  # assign_path found the root, so it is there
-                    self.meter.charge(holder, target.root, holder.vars[target.root])
+                    known = holder.sizes.get(target.root)
+                    if known is not None:
+                        # Incremental: the change of one member, not a walk of the whole value, so a
+                        # loop filling a big map costs the same per step at 10 keys and at 50,000.
+                        self.meter.charge_size(holder, target.root, known + delta)
+                    else:
+                        self.meter.charge(holder, target.root, holder.vars[target.root])
 
     def check_string(self, value: str, name: str) -> None:
         """ResourceLimitError when a string stored in a variable breaks the string limit (#23)."""
@@ -240,9 +249,11 @@ class Engine:
             raise wf_error("ResourceLimitError", f"the string stored in {name} ({len(value)} characters) exceeds "
                            f"the {limit}-byte string limit (limit `string_bytes`)")
 
-    def assign_path(self, root: str, path: Any, value: Any, th: WorkflowThread) -> None:
+    def assign_path(self, root: str, path: Any, value: Any, th: WorkflowThread) -> int:
+        """Store ``value`` at ``root[path...]``; return the change in the root's metered size (`value_size`)."""
         container = th.scope.lookup(root)
         last = len(path) - 1
+        delta = 0
         for position, (_kind, key_fn) in enumerate(path):
             key = key_fn(th)
             ctype = type(container)
@@ -250,11 +261,16 @@ class Engine:
                 if type(key) is not str:
                     raise type_error(f"map key must be a string, got {type_name(key)}")
                 if position == last:
+                    if key in container:
+                        delta -= _member_size(container[key])
+                    else:
+                        delta += _key_size(key)
                     container[key] = value
-                    return
+                    return delta + _member_size(value)
                 child = container.get(key)
                 if child is None and key not in container:
                     child = container[key] = {}
+                    delta += _key_size(key) + 8
                 container = child
             elif ctype is list:
                 if type(key) is not int:
@@ -262,11 +278,13 @@ class Engine:
                 if key < 0 or key >= len(container):
                     raise wf_error("IndexError", f"list index {key} out of range (length {len(container)})")
                 if position == last:
+                    delta -= _member_size(container[key])
                     container[key] = value
-                    return
+                    return delta + _member_size(value)
                 container = container[key]
             else:
                 raise type_error(f"cannot assign into a {type_name(container)}: only maps and lists have members")
+        return delta
 
     def run_call(self, step: CallStep, th: WorkflowThread) -> Gen:
         function = step.function
@@ -602,3 +620,16 @@ def _unhandled_branch_error(errors: list[tuple[str, Any]]) -> dict[str, Any]:
         "tags": ["UnhandledBranchError"],
         "branches": branches,
     }
+
+
+def _member_size(value: Any) -> int:
+    """What one member adds to its container's `value_size` (8 for a scalar)."""
+    kind = type(value)
+    if kind is str or kind is list or kind is dict or kind is bytes:
+        return value_size(value)
+    return 8
+
+
+def _key_size(key: str) -> int:
+    """What a map key adds to its map's `value_size`."""
+    return len(key) if key.isascii() else len(key.encode("utf-8", "surrogatepass"))

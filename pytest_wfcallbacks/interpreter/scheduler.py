@@ -15,12 +15,18 @@ next runnable thread with a generator seeded from ``seed``: the same seed gives
 the same interleaving, ids and history.
 
 Time (`Kernel.drive`): a drive runs what can run; when nothing can, it
-runs scheduled actions already due, then waits (in real time, bounded by
-``real_time_budget``) for callback requests being handled on the server thread,
-and only then jumps the clock to the earliest pending timer. At one instant,
+runs scheduled actions already due, then waits (in real time, at most
+`INFLIGHT_WAIT` without any progress) for callback requests being handled on the
+server thread, and only then jumps the clock to the earliest pending timer. At one instant,
 timers fire in deadline order, then scheduled actions run, then the threads
 they woke run in the order they were woken. When nothing is pending at all, the
 drive raises `DeadlockError` with a table of every waiting thread.
+
+Wall clock (`Kernel.budgeted`): every drive, `run_until_idle` included, has
+``real_time_budget`` wall seconds. Threads yield `CHECKPOINT` every few steps
+and the scheduler (never the interpreter) reads `time.monotonic` there, so a
+workflow computing without end stops with `RealTimeBudgetExceeded` inside the
+very step loop, and real time never changes what a workflow computes.
 """
 
 from __future__ import annotations
@@ -29,19 +35,26 @@ import asyncio
 import random
 import threading
 import time as _walltime
+import warnings
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from ..clock import NS, VirtualClock, ns_to_datetime
-from ..errors import DeadlockError, WorkflowError, internal_error, wf_error
+from ..clock import NS, VirtualClock, format_offset, ns_to_datetime
+from ..errors import DeadlockError, RealTimeBudgetExceeded, WorkflowError, internal_error, wf_error
 from ..history import EventKind
 from ..settings import Settings
-from .threads import BLOCK, PREEMPT, BranchAborted, Scope, ThreadState, WorkflowThread
+from .threads import BLOCK, CHECKPOINT, PREEMPT, BranchAborted, Scope, ThreadState, WorkflowThread
 
 if TYPE_CHECKING:
     from .engine import Engine
     from .host import ExecutionHost
+
+
+#: Longest a drive waits (wall seconds, without any progress) for callback requests being read
+#: before moving virtual time anyway: one stalled sender must not freeze every execution.
+INFLIGHT_WAIT = 0.25
 
 
 class Join:
@@ -88,11 +101,18 @@ class Kernel:
         self.running_branches: dict[int, int] = {}
         self.threads: list[WorkflowThread] = []
         self.on_thread_done: Callable[[WorkflowThread, Any, BaseException | None], None] | None = None
+        #: The wall-clock deadline of the drive under way (`budgeted`), None between drives.
+        self.deadline: float | None = None
+        self._budget_what = ""
+        self._budget_describe: Callable[[], str] = str
+        #: The runtime's state table, for drives started without one (`run_until_idle`).
+        self.describe: Callable[[], str] = str
+        self._warned_event_loop = False
 
     # ------------------------------------------------------------------ formatting
     def format_ns(self, ns: int) -> str:
-        """An instant as ISO text plus seconds since the clock started."""
-        return f"{ns_to_datetime(ns).isoformat()} (t+{(ns - self.clock.start_ns) / NS:g}s)"
+        """An instant as ISO text plus the readable offset since the clock started (``t+69d 10h``)."""
+        return f"{ns_to_datetime(ns).isoformat()} (t+{format_offset((ns - self.clock.start_ns) / NS)})"
 
     # ------------------------------------------------------------------ threads
     def start(self, thread: WorkflowThread, body: Any) -> None:
@@ -150,8 +170,18 @@ class Kernel:
             except (Exception, BranchAborted) as exc:  # a Workflows error, an abort, or an interpreter bug
                 self.finish(thread, None, exc)
                 return
-            if signal is PREEMPT:
+            if signal is CHECKPOINT or signal is PREEMPT:
                 thread.resume_value = None
+                deadline = self.deadline
+                if deadline is not None and _walltime.monotonic() > deadline:
+                    with self.lock:
+                        self.runnable.appendleft(thread)  # a later drive resumes it where it stopped
+                    raise self.budget_error(thread)
+                record = thread.host.record
+                if len(record.history) > record.trim_at:
+                    record.trim()  # a long execution's memory stays bounded
+                if signal is CHECKPOINT:
+                    continue
                 with self.lock:
                     if self.runnable:
                         self.runnable.append(thread)
@@ -365,40 +395,113 @@ class Kernel:
             ran = True
             timer.action()
 
-    def run_until_idle(self, stop: Callable[[], bool] | None = None) -> None:
-        """Run threads until none can run (or ``stop()`` holds), never moving the clock."""
-        with self.drive_lock:
+    def run_until_idle(self, stop: Callable[[], bool] | None = None, *, what: str = "") -> None:
+        """Run threads until none can run (or ``stop()`` holds), never moving the clock.
+
+        Called with ``what`` (a public entry: ``execute()``, ``run_until_idle()``) it is a drive
+        of its own, bounded by ``real_time_budget``.
+        """
+        with self.budgeted(self.describe, what or "running until idle"), self.drive_lock:
             while True:
                 if stop is not None and stop():
                     return
                 if not self.run_one() and not self.run_due_actions():
                     return
 
+    @contextmanager
+    def budgeted(self, describe: Callable[[], str], what: str) -> Iterator[None]:
+        """Give the drive under way ``real_time_budget`` wall seconds (nested drives share the outer one)."""
+        if self.deadline is not None:
+            yield
+            return
+        self.deadline = _walltime.monotonic() + self.settings.real_time_budget
+        self._budget_what, self._budget_describe = what, describe
+        try:
+            yield
+        finally:
+            self.deadline = None
+
+    def budget_error(self, thread: WorkflowThread | None) -> RealTimeBudgetExceeded:
+        """The error of a drive out of wall time: where it was (step, file:line), steps run, virtual time."""
+        budget = self.settings.real_time_budget
+        offset = (self.clock.now_ns - self.clock.start_ns) / NS
+        where = ""
+        step_name = ""
+        steps = 0
+        if thread is not None:
+            step = thread.step
+            steps = thread.host.record.steps
+            if step is not None:
+                step_name = step.name
+                where = f"; execution {thread.host.id} was at {step.loc.describe()} after {steps} steps"
+        message = (f"{self._budget_what}: still running after {budget:g} s of wall time (real_time_budget){where}; "
+                   f"virtual now is {self.format_ns(self.clock.now_ns)}. A workflow looping without end? "
+                   "Raise real_time_budget if it really needs longer")
+        return RealTimeBudgetExceeded(message, self._budget_describe(), step=step_name, steps=steps,
+                                      virtual_seconds=offset)
+
     def drive(self, done: Callable[[], bool], describe: Callable[[], str], *, what: str) -> None:
         """Run, and move time when nothing else can, until ``done()``; raise DeadlockError when stuck."""
-        started = _walltime.monotonic()
+        self.warn_if_in_event_loop()
+        with self.budgeted(describe, what):
+            self._drive(done, describe, what)
+
+    def _drive(self, done: Callable[[], bool], describe: Callable[[], str], what: str) -> None:
+        stalled_since: float | None = None  # when the drive started waiting for in-flight requests only
+        seen = -1
         while True:
             self.run_until_idle(done)
             if done():
                 return
+            force = False
             with self.lock:
                 if self.runnable:
                     continue
                 if self.inflight:
-                    self.changed.wait(0.02)
-                    self.check_budget(started, describe, what)
-                    continue
-            self.step_instant(describe, what)
-            self.check_budget(started, describe, what)
+                    now = _walltime.monotonic()
+                    if stalled_since is None or self.activity != seen:
+                        stalled_since, seen = now, self.activity
+                    if now - stalled_since < INFLIGHT_WAIT:
+                        self.changed.wait(0.02)
+                        self.check_budget()
+                        continue
+                    # A request held open (a sender that sent its headers and stalls on the body)
+                    # must not freeze virtual time for every execution of the runtime.
+                    force = True
+                stalled_since = None
+            self.step_instant(describe, what, force=force)
+            self.check_budget()
 
-    def step_instant(self, describe: Callable[[], str], what: str) -> None:
-        """Jump the clock to the next pending timer and fire that instant (nothing else can run)."""
+    def warn_if_in_event_loop(self) -> None:
+        """Warn (once per runtime) when a sync drive blocks an event loop that has other tasks to run."""
+        if self._warned_event_loop:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if not _other_tasks_alive():
+            return
+        self._warned_event_loop = True
+        warnings.warn(
+            "a blocking drive (result(), wait(), wait_for_callback()...) was called inside a running event loop "
+            "while other tasks of the loop are pending: they cannot run until it returns (a service that should "
+            "send a callback never does). Await the async twin instead: result_async(), wait_async(), "
+            "wait_for_callback_async(), wait_until_awaiting_async()",
+            RuntimeWarning, stacklevel=5,
+        )
+
+    def step_instant(self, describe: Callable[[], str], what: str, *, force: bool = False) -> None:
+        """Jump the clock to the next pending timer and fire that instant (nothing else can run).
+
+        ``force`` moves time even while callback requests are in flight (they stalled too long).
+        """
         with self.drive_lock:
-            self._step_instant(describe, what)
+            self._step_instant(describe, what, force)
 
-    def _step_instant(self, describe: Callable[[], str], what: str) -> None:
+    def _step_instant(self, describe: Callable[[], str], what: str, force: bool = False) -> None:
         with self.lock:
-            if self.runnable or self.inflight:
+            if self.runnable or (self.inflight and not force):
                 return  # something can move without time: the caller's loop runs it first
             deadline = self.clock.next_deadline()
             if deadline is not None and self.clock.only_watchdogs_pending():
@@ -423,15 +526,11 @@ class Kernel:
                 )
         self.fire_instant(deadline)
 
-    def check_budget(self, started: float, describe: Callable[[], str], what: str) -> None:
-        """Raise DeadlockError when a drive has taken more wall time than ``real_time_budget``."""
-        budget = self.settings.real_time_budget
-        if _walltime.monotonic() - started > budget:
-            raise DeadlockError(
-                f"{what}: still not done after {budget:g} s of wall time (real_time_budget); "
-                f"virtual now is {self.format_ns(self.clock.now_ns)}",
-                describe(),
-            )
+    def check_budget(self) -> None:
+        """Raise `RealTimeBudgetExceeded` when the drive under way is past its wall-clock deadline."""
+        deadline = self.deadline
+        if deadline is not None and _walltime.monotonic() > deadline:
+            raise self.budget_error(None)
 
     def request_started(self) -> None:
         """A callback request is being handled on a server thread (no kernel lock needed)."""
@@ -456,7 +555,12 @@ async def drive_async(kernel: Kernel, done: Callable[[], bool], describe: Callab
     first waits up to ``async_settle`` wall seconds for activity (a request answered, a
     thread woken) and does not move time if there was any.
     """
-    started = _walltime.monotonic()
+    with kernel.budgeted(describe, what):
+        await _drive_async(kernel, done, describe, what, settle)
+
+
+async def _drive_async(kernel: Kernel, done: Callable[[], bool], describe: Callable[[], str], what: str,
+                       settle: float) -> None:
     while True:
         await asyncio.to_thread(kernel.run_until_idle, done)
         if done():
@@ -481,7 +585,7 @@ async def drive_async(kernel: Kernel, done: Callable[[], bool], describe: Callab
             await asyncio.to_thread(kernel.step_instant, describe, what)
         elif kernel.inflight:
             await asyncio.sleep(0.001)
-        kernel.check_budget(started, describe, what)
+        kernel.check_budget()
 
 
 def _other_tasks_alive() -> bool:

@@ -41,6 +41,12 @@ class _Marker:
 BLOCK = _Marker("BLOCK")
 #: Yielded at step boundaries under the random schedule: "you may switch now".
 PREEMPT = _Marker("PREEMPT")
+#: Yielded every `CHECKPOINT_STEPS` steps under any schedule: "the drive may look at its wall-clock
+#: budget now". The thread resumes at once (no switch), so results never depend on real time.
+CHECKPOINT = _Marker("CHECKPOINT")
+#: How often (in steps, a power of two) a thread yields `CHECKPOINT`: rare enough to cost nothing,
+#: often enough that a loop of expensive steps still sees its budget within a fraction of a second.
+CHECKPOINT_STEPS = 64
 
 
 class BranchAborted(BaseException):
@@ -230,7 +236,7 @@ class WorkflowThread:
         try:
             signal = gen.send(None)
             while True:
-                if signal is PREEMPT:
+                if signal is PREEMPT or signal is CHECKPOINT:
                     signal = gen.send(None)
                     continue
                 # Deploy-time checks keep blocking subworkflows out of expressions; should one block
@@ -341,6 +347,8 @@ def check_timeout(timeout: Any, name: str = "timeout") -> float:
 
 __all__ = [
     "BLOCK",
+    "CHECKPOINT",
+    "CHECKPOINT_STEPS",
     "PREEMPT",
     "BranchAborted",
     "Scope",

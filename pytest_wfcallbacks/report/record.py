@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..clock import NS
+from ..clock import NS, format_duration
 from ..history import EventKind, HistoryEvent
 
 if TYPE_CHECKING:
@@ -154,17 +154,8 @@ class Picture:
 
 
 def format_seconds(seconds: float) -> str:
-    """``0s``, ``1.5s``, ``2m30s``, ``3h``, ``2d4h``: short and exact enough to read."""
-    if seconds < 60:
-        text = f"{seconds:.3f}".rstrip("0").rstrip(".")
-        return f"{text}s"
-    whole = int(seconds)
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
-    shown = [f"{n}{unit}" for n, unit in parts if n]
-    return "".join(shown[:2])
+    """``0s``, ``1.5s``, ``2m 30s``, ``3h``, ``2d 4h`` (`clock.format_duration`, shared by every report)."""
+    return format_duration(seconds)
 
 
 def branch_name(branch_id: str, label: str | None) -> str:
