@@ -7,6 +7,7 @@ the suite), which is the failure these tests exist to catch. Speed lives in benc
 from __future__ import annotations
 
 import asyncio
+import itertools
 import warnings
 from typing import Any
 
@@ -233,9 +234,10 @@ def test_step_entries_are_capped_with_the_record_and_keep_their_ids(workflow_ser
         entries = execution.step_entries
         assert len(entries) < 1200
         ids = [entry.entry_id for entry in entries]
-        assert ids == sorted(ids) and ids[0] == 1
+        assert ids == sorted(ids)
+        assert ids[0] == 1
         # The dropped middle shows as one gap in the ids; the newest entries are all there.
-        gaps = [(a, b) for a, b in zip(ids, ids[1:]) if b != a + 1]
+        gaps = [(a, b) for a, b in itertools.pairwise(ids) if b != a + 1]
         assert len(gaps) == 1
         assert ids[-1] == execution.steps_executed
         assert len(entries) + (gaps[0][1] - gaps[0][0] - 1) == execution.steps_executed
