@@ -163,7 +163,8 @@ class Execution:
     def step_entries(self) -> list[StepEntry]:
         """One `StepEntry` per step entered, in entry order (the service's ``stepEntries``)."""
         with self._runtime._kernel.lock:
-            return [StepEntry.from_row(row, step_type(row[1])) for row in self._rec.step_entries]
+            faked = self._rec.faked_entries
+            return [StepEntry.from_row(row, step_type(row[1]), row[0] in faked) for row in self._rec.step_entries]
 
     def path(self, branch: str | None = None) -> list[str]:
         """Names of the steps one thread entered, in order: the main thread (and the subworkflows
@@ -292,6 +293,20 @@ class Execution:
         self._runtime._kernel.run_until_idle(what=f"running execution {self.id} until idle")
         return self
 
+    def run_until_step(self, step: str, *, branch: Any = None) -> Execution:
+        """Drive until the main thread (or the parallel ``branch``, by branch name or loop value) is about to
+        enter ``step``; raises `ExecutionFinished` if the execution ends first. Driving again goes on from there."""
+        __tracebackhide__ = True  # failures point at the test, not at the driver
+        from .parts import run_until_step
+
+        return run_until_step(self, step, branch)
+
+    def variables(self, branch: Any = None) -> dict[str, Any]:
+        """A deep copy of the variables the main thread (or the running ``branch``) sees now."""
+        from .parts import variables
+
+        return variables(self, branch)
+
     def cancel(self) -> None:
         """Cancel the execution: threads stop, endpoints answer 404 from now on."""
         self._runtime._cancel(self)
@@ -322,6 +337,12 @@ class Execution:
         """`wait_until_awaiting` that lets the event loop run."""
         await self._drive_async(self._awaiting(callback), f"waiting for execution {self.id} to await a callback")
         return self._check_awaiting(callback)
+
+    async def run_until_step_async(self, step: str, *, branch: Any = None) -> Execution:
+        """`run_until_step` that lets the event loop run."""
+        from .parts import run_until_step_async
+
+        return await run_until_step_async(self, step, branch)
 
     # ------------------------------------------------------------------ interpreter hooks
     def _record(self, kind: EventKind, th: WorkflowThread | None, **details: Any) -> None:

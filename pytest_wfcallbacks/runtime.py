@@ -45,11 +45,13 @@ from .hosting import RuntimeHostImpl
 from .interpreter.scheduler import Kernel
 from .interpreter.threads import BranchAborted, WorkflowThread
 from .outbound import OutboundHttp
+from .parts import check_entry, entry_body
 from .record import ExecutionRecord, LogEntry, ThreadSnapshot
 from .settings import SETTING_NAMES, Settings, make_settings
 from .source import looks_like_path
 from .stdlib import load_all
 from .step_entries import StepEntry, cancel_unfinished
+from .subworkflows import SubworkflowRegistry
 from .values import copy_value, from_python, json_encode, json_or_repr, value_size
 
 #: Every runtime not yet closed (assertion helpers look up the execution behind a callback URL).
@@ -90,13 +92,17 @@ class Workflow:
         """The file it was loaded from, or ``<workflow>``."""
         return self.definition.source.file
 
-    def execute(self, argument: Any = None) -> Execution:
-        """Start an execution and run it until every thread blocks or ends (the clock does not move)."""
-        return self._runtime.execute(self, argument)
+    def start(self, argument: Any = None, *, entry: str | None = None) -> Execution:
+        """Create an ACTIVE execution that runs on the next drive (``entry``: start in that subworkflow)."""
+        return self._runtime.start(self, argument, entry=entry)
 
-    def run(self, argument: Any = None) -> Execution:
+    def execute(self, argument: Any = None, *, entry: str | None = None) -> Execution:
+        """Start an execution and run it until every thread blocks or ends (the clock does not move)."""
+        return self._runtime.execute(self, argument, entry=entry)
+
+    def run(self, argument: Any = None, *, entry: str | None = None) -> Execution:
         """Start an execution and drive it to the end."""
-        return self._runtime.run(self, argument)
+        return self._runtime.run(self, argument, entry=entry)
 
     def __repr__(self) -> str:
         return f"<Workflow {self.name} from {self.source}>"
@@ -137,6 +143,7 @@ class WorkflowRuntime:
         self.host = RuntimeHostImpl(self)
         self._http = OutboundHttp(self.host)
         self.connectors = ConnectorRegistry(self.host)  # fakes for `googleapis.*` calls; see connectors.py
+        self.subworkflows = SubworkflowRegistry()  # fakes for the workflows' own subworkflows; see subworkflows.py
         self._log_listeners: list[Callable[[Execution, LogEntry], None]] = []
         self._deploy_counter = 0
         from .api import attach
@@ -190,13 +197,18 @@ class WorkflowRuntime:
             return workflow_or_source
         return self.deploy(workflow_or_source)
 
-    def start(self, workflow_or_source: Any, argument: Any = None) -> Execution:
+    def start(self, workflow_or_source: Any, argument: Any = None, *, entry: str | None = None) -> Execution:
         """Create an ACTIVE execution without running anything: it runs on the next drive.
 
         This is what the Executions API's create does (it answers before any step runs).
+        ``entry="name"`` starts in that subworkflow, ``argument`` then being the map of its params.
         """
         self._check_open()
         workflow = self._workflow(workflow_or_source)
+        if entry is not None and entry != "main":
+            check_entry(workflow, entry, argument)
+        else:
+            entry = None
         value, text = self._checked_argument(argument)
         with self._kernel.lock:
             execution = Execution(self, workflow, self._new_execution_id(), text)
@@ -206,13 +218,15 @@ class WorkflowRuntime:
             # execution and its history keep the argument as JSON text.
             execution._record(EventKind.EXECUTION_STARTED, None, argument_json=text)
             size = len(text) if text is not None else 0
-            self._kernel.start(execution._main, execution._engine.run_main(execution._main, value, size))
+            body = (execution._engine.run_main(execution._main, value, size) if entry is None
+                    else entry_body(execution._engine, execution._main, entry, value))
+            self._kernel.start(execution._main, body)
             self._kernel.changed.notify_all()
         return execution
 
-    def execute(self, workflow_or_source: Any, argument: Any = None) -> Execution:
+    def execute(self, workflow_or_source: Any, argument: Any = None, *, entry: str | None = None) -> Execution:
         """Start an execution and run until every thread blocks or ends, without moving the clock."""
-        execution = self.start(workflow_or_source, argument)
+        execution = self.start(workflow_or_source, argument, entry=entry)
         self._kernel.run_until_idle(what=f"starting execution {execution.id}")
         return execution
 
@@ -231,9 +245,9 @@ class WorkflowRuntime:
                 f"execution argument is {size} bytes; the limit is {self.settings.limits.argument_bytes}")
         return value, text
 
-    def run(self, workflow_or_source: Any, argument: Any = None) -> Execution:
+    def run(self, workflow_or_source: Any, argument: Any = None, *, entry: str | None = None) -> Execution:
         """Start an execution and drive it to the end (`Execution.wait`)."""
-        return self.execute(workflow_or_source, argument).wait()
+        return self.execute(workflow_or_source, argument, entry=entry).wait()
 
     def at(self, when: datetime | float, action: Callable[[], Any], *, label: str | None = None) -> None:
         """Run ``action()`` when the virtual clock reaches ``when`` (datetime or epoch seconds).
@@ -266,6 +280,7 @@ class WorkflowRuntime:
                 # The probe sees what this runtime has: HTTP mocks, connector fakes, deployed workflows.
                 probe._http.router = self._http.router
                 probe.connectors.use_fakes_of(self.connectors)
+                probe.subworkflows.use_fakes_of(self.subworkflows)
                 for name, deployed in {**self._workflows, workflow.name: workflow}.items():
                     probe._workflows[name] = Workflow(probe, name, deployed.definition, deployed.env)
                 execution = probe.execute(probe._workflows[workflow.name], argument)
@@ -296,6 +311,7 @@ class WorkflowRuntime:
         self._http.unmocked_calls.extend(probe._http.unmocked_calls)
         self._http.mock_errors.extend(probe._http.mock_errors)
         self.connectors.absorb_problems(probe.connectors)
+        self.subworkflows.absorb_problems(probe.subworkflows)
         for execution in probe.executions:
             self._probe_internal_errors.extend(execution._internal_errors)
 
@@ -331,6 +347,8 @@ class WorkflowRuntime:
             problems.append("mocks that raised (fix the side effect on workflow_runtime.http):")
             problems.extend(f"  - {item}" for item in self._http.mock_errors)
         problems.extend(self.connectors.problems())
+        problems.extend(self.subworkflows.problems(
+            {name: list(workflow.definition.routines) for name, workflow in self._workflows.items()}))
         internal = [e for ex in self.executions for e in ex._internal_errors] + self._probe_internal_errors
         if internal:
             problems.append("internal interpreter errors (please report them):")
@@ -347,6 +365,7 @@ class WorkflowRuntime:
         self._http.mock_errors.clear()
         self._probe_internal_errors.clear()
         self.connectors.forget_problems()
+        self.subworkflows.forget_problems()
         for execution in self.executions:
             execution._internal_errors.clear()
             for endpoint in execution._endpoints.values():
