@@ -61,6 +61,12 @@ from .settings import (
     Settings,
 )
 from .step_entries import StepEntry
+from .subworkflows import (
+    SubworkflowCall,
+    SubworkflowError,
+    SubworkflowFake,
+    SubworkflowRegistry,
+)
 
 __version__ = "0.2.0"  # the one place the version is written (pyproject.toml reads it)
 
@@ -88,6 +94,10 @@ __all__ = [
     "SlotState",
     "StateAssertionError",
     "StepEntry",
+    "SubworkflowCall",
+    "SubworkflowError",
+    "SubworkflowFake",
+    "SubworkflowRegistry",
     "VirtualClock",
     "WfCallbacksError",
     "Workflow",

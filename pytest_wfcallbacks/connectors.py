@@ -42,7 +42,6 @@ What the service does and the fakes mirror (docs/semantics.md §4.14-§4.15):
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,9 +50,10 @@ from typing import TYPE_CHECKING, Any
 from .clock import ns_to_datetime, seconds_to_ns
 from .definition import CONNECTOR_PREFIXES
 from .errors import WfCallbacksError, WorkflowError, type_error, value_error, wf_error
+from .fakes import MISSING, FakeBase, FakeError, FakeOptions, answer, check_options
 from .history import EventKind
 from .interpreter.threads import BLOCK
-from .values import copy_value, from_python, json_encode, type_name
+from .values import copy_value, json_encode, type_name
 
 if TYPE_CHECKING:
     from .interpreter.host import ExecutionHost, RuntimeHost
@@ -79,10 +79,9 @@ _STATUS_NAMES = {
     409: "ALREADY_EXISTS", 412: "FAILED_PRECONDITION", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED",
     500: "INTERNAL", 501: "NOT_IMPLEMENTED", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
 }
-_MISSING: Any = object()
 
 
-class ConnectorError(Exception):
+class ConnectorError(FakeError):
     """Raise it from a fake's handler (or pass it as ``raises=``) to fail the call with a Workflows error.
 
     ``value`` is the error the workflow's ``except`` receives: a map (with
@@ -90,15 +89,8 @@ class ConnectorError(Exception):
     ones with `ConnectorError.http` and `ConnectorError.operation`.
     """
 
-    def __init__(self, value: Any) -> None:
-        try:
-            self.value = from_python(value, where="ConnectorError value")
-        except ValueError as exc:
-            raise WfCallbacksError(str(exc)) from None
-        super().__init__(value)
-
     @classmethod
-    def http(cls, code: int, message: str | None = None, *, body: Any = _MISSING,
+    def http(cls, code: int, message: str | None = None, *, body: Any = MISSING,
              headers: dict[str, str] | None = None) -> ConnectorError:
         """The ``HttpError`` a connector raises when the API answers ``code`` (e.g. 404 for a missing resource).
 
@@ -108,7 +100,7 @@ class ConnectorError(Exception):
         if isinstance(code, bool) or not isinstance(code, int) or not 400 <= code <= 599:
             raise WfCallbacksError(f"ConnectorError.http needs an HTTP error status (400-599), got {code!r}")
         text = message if message is not None else f"HTTP server responded with error code {code}"
-        if body is _MISSING:
+        if body is MISSING:
             body = {"error": {"code": code, "message": text, "status": _STATUS_NAMES.get(code, "UNKNOWN")}}
         return cls({"body": body, "code": code, "headers": dict(headers or {}), "message": text,
                     "tags": ["HttpError"]})
@@ -167,29 +159,13 @@ class ConnectorCall:
 Handler = Callable[[dict[str, Any], ConnectorCall], Any]
 
 
-class ConnectorFake:
+class ConnectorFake(FakeBase):
     """A fake answering the connector calls whose name matches ``pattern`` (see `ConnectorRegistry.fake`)."""
 
-    def __init__(self, pattern: str, *, handler: Handler | None, returns: Any, raises: ConnectorError | None,
-                 results: list[Any] | None, after: float) -> None:
+    def __init__(self, pattern: str, options: FakeOptions) -> None:
+        super().__init__(options)
         self.pattern = pattern
-        self.handler = handler
-        self.returns = returns
-        self.raises = raises
-        self.results = results
-        self.after = after
-        #: Calls this fake answered, in order.
         self.calls: list[ConnectorCall] = []
-
-    @property
-    def call_count(self) -> int:
-        """How many calls this fake answered."""
-        return len(self.calls)
-
-    @property
-    def called(self) -> bool:
-        """Whether it answered at least one call."""
-        return bool(self.calls)
 
     def matches(self, name: str) -> bool:
         """Whether a call to ``name`` is this fake's."""
@@ -227,8 +203,8 @@ class ConnectorRegistry:
         self._problems = _Problems()
 
     # ------------------------------------------------------------------ public
-    def fake(self, name: str, handler: Handler | None = None, *, returns: Any = _MISSING,
-             raises: Any = _MISSING, results: Sequence[Any] | None = None, after: float = 0) -> ConnectorFake:
+    def fake(self, name: str, handler: Handler | None = None, *, returns: Any = MISSING,
+             raises: Any = MISSING, results: Sequence[Any] | None = None, after: float = 0) -> ConnectorFake:
         """Answer calls to the connector ``name`` (full dotted name; a trailing ``*`` matches a prefix).
 
         Give at most one of:
@@ -252,27 +228,9 @@ class ConnectorRegistry:
         child-execution connector replaces the child execution.
         """
         self._check_pattern(name)
-        given = [k for k, v in (("handler", handler), ("returns", returns), ("raises", raises),
-                                ("results", results)) if v is not None and v is not _MISSING]
-        if len(given) > 1:
-            raise WfCallbacksError(f"connectors.fake({name!r}): give one of handler, returns=, raises=, results=; "
-                                   f"got {', '.join(given)}")
-        if handler is not None and not callable(handler):
-            raise WfCallbacksError(f"connectors.fake({name!r}): the handler must be callable, got {handler!r}")
-        if isinstance(after, bool) or not isinstance(after, (int, float)) or not 0 <= after < float("inf"):
-            raise WfCallbacksError(f"connectors.fake({name!r}): after= must be a non-negative number of seconds, "
-                                   f"got {after!r}")
-        constant = None if returns is _MISSING else self._value(returns, f"returns= of the fake for {name}")
-        error = None if raises is _MISSING else _as_error(raises)
-        outcomes = None
-        if results is not None:
-            if isinstance(results, (str, bytes, dict)):
-                raise WfCallbacksError(f"connectors.fake({name!r}): results= takes a list of per-call outcomes; "
-                                       "to return this value on every call use returns=")
-            outcomes = [item if isinstance(item, ConnectorError) else self._value(item, f"results= of {name}")
-                        for item in results]
-        fake = ConnectorFake(name, handler=handler, returns=constant, raises=error, results=outcomes,
-                             after=float(after))
+        options = check_options(f"connectors.fake({name!r})", handler, returns, raises, results, after,
+                                ConnectorError)
+        fake = ConnectorFake(name, options)
         self._fakes[name] = fake
         return fake
 
@@ -365,7 +323,7 @@ class ConnectorRegistry:
                                            f"(the fake takes {fake.after:g} seconds)")
         if fake.after > 0:
             yield from th.sleep(fake.after)
-        if isinstance(outcome, ConnectorError):
+        if isinstance(outcome, FakeError):
             raise WorkflowError(copy_value(outcome.value))
         return outcome
 
@@ -383,7 +341,7 @@ class ConnectorRegistry:
             raise wf_error("SystemError", f"{name} is called inside an expression, where a call cannot wait; "
                                           f"its fake takes after={fake.after:g} seconds")
         outcome = self._answer(fake, call)
-        if isinstance(outcome, ConnectorError):
+        if isinstance(outcome, FakeError):
             raise WorkflowError(copy_value(outcome.value))
         return outcome
 
@@ -399,13 +357,6 @@ class ConnectorRegistry:
             raise WfCallbacksError(
                 f"{name!r} is not a connector name: connectors start with {', '.join(CONNECTOR_PREFIXES)} "
                 "(e.g. 'googleapis.pubsub.v1.projects.topics.publish'); fake http.* calls on workflow_runtime.http")
-
-    @staticmethod
-    def _value(value: Any, where: str) -> Any:
-        try:
-            return from_python(value, where=where)
-        except ValueError as exc:
-            raise WfCallbacksError(str(exc)) from None
 
     def _match(self, name: str) -> ConnectorFake | None:
         exact = self._fakes.get(name)
@@ -444,37 +395,10 @@ class ConnectorRegistry:
 
     def _answer(self, fake: ConnectorFake, call: ConnectorCall) -> Any:
         """The fake's outcome for this call: a Workflows value, or a ConnectorError to raise."""
-        if fake.results is not None:
-            index = fake.call_count - 1
-            if index >= len(fake.results):
-                self._problems.fake_errors.append(
-                    f"{fake.pattern}: called {fake.call_count} times but results= has only {len(fake.results)} "
-                    f"outcomes (execution {call.execution_id} step {call.step!r})")
-                raise wf_error("SystemError", f"{call.name}: the fake's results= list ({len(fake.results)} "
-                                              f"outcomes) is used up at call {fake.call_count}; add outcomes")
-            item = fake.results[index]
-            return item if isinstance(item, ConnectorError) else copy_value(item)
-        if fake.raises is not None:
-            return fake.raises
-        if fake.handler is None:
-            return copy_value(fake.returns)
-        try:
-            returned = fake.handler(copy_value(call.args), call)
-        except ConnectorError as exc:
-            return exc
-        except Exception as exc:  # a bug in the test's handler: fail the call, keep it for the report
-            where = traceback.extract_tb(exc.__traceback__)[-1]
-            self._problems.fake_errors.append(f"{fake.pattern}: the handler raised {exc!r} at {where.filename}:"
-                                              f"{where.lineno} (execution {call.execution_id} step {call.step!r})")
-            raise wf_error("SystemError", f"{call.name}: the fake's handler raised {exc!r}; handlers return the "
-                                          "result or raise ConnectorError") from None
-        if isinstance(returned, ConnectorError):
-            return returned
-        try:
-            return from_python(returned, where=f"the value returned by the fake for {call.name}")
-        except ValueError as exc:
-            self._problems.fake_errors.append(f"{fake.pattern}: {exc}")
-            raise wf_error("SystemError", f"{call.name}: {exc}") from None
+        handler = fake.handler
+        return answer(fake, call.name, f"execution {call.execution_id} step {call.step!r}",
+                      lambda: handler(copy_value(call.args), call) if handler is not None else None,
+                      self._problems.fake_errors, "ConnectorError")
 
     # ------------------------------------------------------------------ child executions
     def _run_children(self, th: WorkflowThread, name: str, args: dict[str, Any],
@@ -540,10 +464,6 @@ _POSITIONAL: dict[str, tuple[str, ...]] = {
     "experimental.executions.run": ("workflow_id", "argument"),
     "experimental.executions.map": ("workflow_id", "arguments"),
 }
-
-
-def _as_error(value: Any) -> ConnectorError:
-    return value if isinstance(value, ConnectorError) else ConnectorError(value)
 
 
 def _number(value: Any) -> bool:

@@ -32,6 +32,8 @@ class EventKind(str, enum.Enum):
     LOG = "log"
     HTTP_REQUEST = "http request"
     CONNECTOR_CALL = "connector call"
+    #: A call to a subworkflow answered by a test's fake (``subworkflow``, ``after``) instead of its steps.
+    SUBWORKFLOW_FAKED = "faked subworkflow call"
     EXECUTION_ENDED = "execution ended"
     #: Marks where a long execution's record dropped events (`ExecutionRecord.trim`): ``dropped`` says how many.
     RECORD_TRUNCATED = "record truncated"

@@ -62,6 +62,11 @@ class ExecutionHostImpl:
     def call_connector_now(self, th: WorkflowThread, name: str, args: dict[str, Any]) -> Any:
         return self._execution._runtime.connectors.dispatch_now(th, name, args)
 
+    def fake_subworkflow(self, th: WorkflowThread, name: str,
+                         params: dict[str, Any]) -> Generator[Any, Any, Any] | None:
+        execution = self._execution
+        return execution._runtime.subworkflows.dispatch(th, execution.workflow.name, name, params)
+
     def log(self, th: WorkflowThread, severity: str, payload: Any) -> None:
         self._execution._log(th, severity, payload)
 

@@ -73,6 +73,8 @@ class ExecutionRecord:
     dropped: int = 0
     #: Step entries dropped so far (0 while nothing was).
     dropped_entries: int = 0
+    #: Entry ids of the subworkflow-call steps a test's fake answered (subworkflows.py).
+    faked_entries: set[int] = field(default_factory=set)
 
     @property
     def trim_at(self) -> int:

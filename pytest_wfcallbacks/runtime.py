@@ -1,18 +1,17 @@
-"""WorkflowRuntime, Workflow and Execution: the public objects a test drives.
+"""WorkflowRuntime and Workflow: the public objects a test deploys and starts executions on.
 
 A runtime owns one virtual clock, one kernel (threads, run queue, lock), a
 seeded id source, an outbound-HTTP mock router, and every execution started on
 it. Callback requests arrive on the shared loopback server's threads and are
 answered by `WorkflowRuntime._handle_callback_request` under the kernel lock;
 everything else runs on the test's thread, inside ``execute`` and the drive
-methods of `Execution`. The engine and the effect modules below never see these
+methods of `Execution` (execution.py). The engine and the effect modules below never see these
 objects: they get the host interface (interpreter/host.py), which hosting.py
 implements for them.
 """
 
 from __future__ import annotations
 
-import enum
 import os
 import weakref
 from collections.abc import Callable
@@ -25,7 +24,7 @@ import httpx
 
 from . import coverage_map, loopback
 from .callbacks import Callback, Endpoint
-from .clock import NS, VirtualClock, datetime_to_ns, ns_to_datetime, seconds_to_ns
+from .clock import VirtualClock, datetime_to_ns, seconds_to_ns
 from .connectors import ConnectorRegistry
 from .definition import Definition
 from .deploy_cache import deploy_definition
@@ -40,18 +39,20 @@ from .errors import (
     internal_error,
     wf_error,
 )
+from .execution import Execution, ExecutionFinished, ExecutionState
 from .history import EventKind, HistoryEvent
-from .hosting import ExecutionHostImpl, RuntimeHostImpl
-from .interpreter.engine import Engine, step_type
-from .interpreter.scheduler import Kernel, drive_async
-from .interpreter.threads import BranchAborted, MemoryMeter, Scope, ThreadState, WorkflowThread
+from .hosting import RuntimeHostImpl
+from .interpreter.scheduler import Kernel
+from .interpreter.threads import BranchAborted, WorkflowThread
 from .outbound import OutboundHttp
+from .parts import check_entry, entry_body
 from .record import ExecutionRecord, LogEntry, ThreadSnapshot
 from .settings import SETTING_NAMES, Settings, make_settings
 from .source import looks_like_path
 from .stdlib import load_all
-from .step_entries import StepEntry, cancel_unfinished, thread_path
-from .values import copy_value, from_python, json_decode, json_encode, json_or_repr, value_size
+from .step_entries import StepEntry, cancel_unfinished
+from .subworkflows import SubworkflowRegistry
+from .values import copy_value, from_python, json_encode, json_or_repr, value_size
 
 #: Every runtime not yet closed (assertion helpers look up the execution behind a callback URL).
 _LIVE_RUNTIMES: weakref.WeakSet[WorkflowRuntime] = weakref.WeakSet()
@@ -60,22 +61,6 @@ _LIVE_RUNTIMES: weakref.WeakSet[WorkflowRuntime] = weakref.WeakSet()
 def live_runtimes() -> list[WorkflowRuntime]:
     """Runtimes of this process that are not closed yet."""
     return [runtime for runtime in list(_LIVE_RUNTIMES) if not runtime._closed]
-
-
-class ExecutionState(str, enum.Enum):
-    """State of an execution (a ``str`` enum: ``state == "ACTIVE"`` holds)."""
-
-    ACTIVE = "ACTIVE"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-class ExecutionFinished(WfCallbacksError):
-    """A drive waited for something (a new callback, an await) but the execution ended first."""
 
 
 @dataclass(frozen=True)
@@ -107,316 +92,22 @@ class Workflow:
         """The file it was loaded from, or ``<workflow>``."""
         return self.definition.source.file
 
-    def execute(self, argument: Any = None) -> Execution:
-        """Start an execution and run it until every thread blocks or ends (the clock does not move)."""
-        return self._runtime.execute(self, argument)
+    def start(self, argument: Any = None, *, entry: str | None = None) -> Execution:
+        """Create an ACTIVE execution that runs on the next drive (``entry``: start in that subworkflow)."""
+        return self._runtime.start(self, argument, entry=entry)
 
-    def run(self, argument: Any = None) -> Execution:
+    def execute(self, argument: Any = None, *, entry: str | None = None) -> Execution:
+        """Start an execution and run it until every thread blocks or ends (the clock does not move)."""
+        return self._runtime.execute(self, argument, entry=entry)
+
+    def run(self, argument: Any = None, *, entry: str | None = None) -> Execution:
         """Start an execution and drive it to the end."""
-        return self._runtime.run(self, argument)
+        return self._runtime.run(self, argument, entry=entry)
 
     def __repr__(self) -> str:
         return f"<Workflow {self.name} from {self.source}>"
 
 
-class Execution:
-    """One execution of a workflow, driven by the test."""
-
-    def __init__(self, runtime: WorkflowRuntime, workflow: Workflow, execution_id: str,
-                 argument_json: str | None) -> None:
-        self._runtime = runtime
-        self.workflow = workflow
-        self.id = execution_id
-        settings = runtime.settings
-        self.name = (f"projects/{settings.project}/locations/{settings.location}/workflows/{workflow.name}"
-                     f"/executions/{execution_id}")
-        self._argument_json = argument_json
-        self.state = ExecutionState.ACTIVE
-        self.error: Any = None
-        self.value: Any = None
-        #: What the run leaves behind (the engine writes it; readers read it).
-        # Switch and try outcomes are recorded only while a coverage reader listens (coverage_map.py).
-        self._rec = ExecutionRecord(decisions=[] if coverage_map.LISTENERS else None,
-                                    limit=runtime.settings.limits.record_entries)
-        self._history: list[HistoryEvent] = self._rec.history
-        self._endpoints: dict[str, Endpoint] = {}
-        self._endpoints_by_url: dict[str, Endpoint] = {}
-        self._returned_callbacks = 0
-        self._logs: list[LogEntry] = self._rec.logs
-        self._internal_errors: list[BaseException] = self._rec.internal_errors
-        self._failure_where: str = ""
-        self._start_ns = runtime.clock.now_ns
-        self._end_ns: int | None = None
-        self._await_seq = 0
-        self._on_end: list[Callable[[], None]] = []
-        self._env = {
-            "GOOGLE_CLOUD_PROJECT_ID": settings.project,
-            "GOOGLE_CLOUD_PROJECT_NUMBER": settings.project_number,
-            "GOOGLE_CLOUD_LOCATION": settings.location,
-            "GOOGLE_CLOUD_SERVICE_ACCOUNT_NAME": settings.service_account,
-            "GOOGLE_CLOUD_WORKFLOW_ID": workflow.name,
-            "GOOGLE_CLOUD_WORKFLOW_REVISION_ID": "000001-abc",
-            "GOOGLE_CLOUD_WORKFLOW_EXECUTION_ID": execution_id,
-            **settings.env,
-            **workflow.env,
-        }
-        self._memory = MemoryMeter(settings.limits.memory_bytes)
-        self._host = ExecutionHostImpl(self)
-        self._engine = self._host.engine = Engine(workflow.definition, self._host)
-        kernel = runtime._kernel
-        self._main = WorkflowThread(kernel, self._host, label=None, branch_id=None, scope=Scope())
-        self._deadline_timer = runtime.clock.call_at(
-            # +1 ns: an execution may last exactly the limit (a one-year sleep finishes).
-            self._start_ns + seconds_to_ns(settings.limits.execution_seconds) + 1, self._on_duration_limit,
-            label=f"execution {execution_id} duration limit", watchdog=True)
-
-    # ------------------------------------------------------------------ facts
-    @property
-    def argument(self) -> Any:
-        """The execution argument (a fresh copy on each read; None when there was none)."""
-        return None if self._argument_json is None else json_decode(self._argument_json)
-
-    @property
-    def logs(self) -> list[LogEntry]:
-        """``sys.log`` entries, in order."""
-        return list(self._logs)
-
-    @property
-    def callbacks(self) -> list[Callback]:
-        """Callback endpoints in creation order."""
-        return [Callback(ep) for ep in self._endpoints.values()]
-
-    @property
-    def history(self) -> list[HistoryEvent]:
-        """Every event so far (frozen)."""
-        with self._runtime._kernel.lock:
-            return list(self._history)
-
-    @property
-    def tags(self) -> list[str]:
-        """The error's tags (empty unless FAILED with a map error)."""
-        return error_tags(self.error)
-
-    @property
-    def start_time(self) -> datetime:
-        """Virtual start time."""
-        return ns_to_datetime(self._start_ns)
-
-    @property
-    def end_time(self) -> datetime | None:
-        """Virtual end time (None while ACTIVE)."""
-        return None if self._end_ns is None else ns_to_datetime(self._end_ns)
-
-    @property
-    def duration(self) -> float | None:
-        """Virtual seconds from start to end (None while ACTIVE)."""
-        return None if self._end_ns is None else (self._end_ns - self._start_ns) / NS
-
-    @property
-    def steps_executed(self) -> int:
-        """Steps run so far (the service's step count)."""
-        return self._rec.steps
-
-    @property
-    def record(self) -> ExecutionRecord:
-        """What the run has left behind so far (the live lists: `history` and `logs` are copies of them)."""
-        return self._rec
-
-    def live_threads(self) -> list[ThreadSnapshot]:
-        """The threads of this execution that have not ended, as failure reports show them."""
-        with self._runtime._kernel.lock:
-            return [ThreadSnapshot(t.describe(), t.routine, t.step_name() or None, t.state.value, t.waiting_text())
-                    for t in self._threads()]
-
-    @property
-    def step_entries(self) -> list[StepEntry]:
-        """One `StepEntry` per step entered, in entry order (the service's ``stepEntries``)."""
-        with self._runtime._kernel.lock:
-            return [StepEntry.from_row(row, step_type(row[1])) for row in self._rec.step_entries]
-
-    def path(self, branch: str | None = None) -> list[str]:
-        """Names of the steps one thread entered, in order: the main thread (and the subworkflows
-        it called) by default, or the parallel ``branch`` given by its id (``par/b1``, ``loop[0]``) or label."""
-        return thread_path(self.step_entries, branch, self._branch_labels())
-
-    def branch_order(self, step: str) -> list[str]:
-        """Labels of parallel branches in the order they first entered ``step``."""
-        seen: list[str] = []
-        labels = self._branch_labels()
-        for item in self.history:
-            if item.kind is EventKind.STEP_ENTERED and item.step == step and item.branch is not None:
-                label = labels.get(item.branch, item.branch)
-                if label not in seen:
-                    seen.append(label)
-        return seen
-
-    def timeline(self) -> str:
-        """A text picture of the execution on its virtual time axis: one row per thread, waits, callbacks."""
-        from .report import render_timeline
-
-        return render_timeline(self)
-
-    def save_report(self, path: str | os.PathLike[str]) -> Path:
-        """Write one self-contained HTML report of the execution to ``path``; returns the path."""
-        from .report import save_report
-
-        return save_report(self, path)
-
-    def _branch_labels(self) -> dict[str, str]:
-        labels: dict[str, str] = {}
-        for item in self._history:
-            if item.kind is EventKind.BRANCH_STARTED and item.branch is not None:
-                labels[item.branch] = str(item.details.get("label"))
-        return labels
-
-    def _is_active(self) -> bool:
-        return self.state is ExecutionState.ACTIVE
-
-    def _when_ended(self, hook: Callable[[], None]) -> None:
-        """Call ``hook()`` (under the kernel lock) once the execution has its final state; now if it has."""
-        with self._runtime._kernel.lock:
-            if self._is_active():
-                self._on_end.append(hook)
-                return
-        hook()
-
-    # ------------------------------------------------------------------ driving
-    def _threads(self) -> list[WorkflowThread]:
-        return [t for t in self._runtime._kernel.threads if t.host is self._host and t.state is not ThreadState.DONE]
-
-    def _drive(self, done: Callable[[], bool], what: str) -> None:
-        __tracebackhide__ = True  # failures point at the test, not at the driver
-        self._runtime._kernel.drive(done, self._runtime.render_state, what=what)
-
-    def wait(self) -> Execution:
-        """Drive to the end (moving virtual time when nothing else can); returns the execution."""
-        __tracebackhide__ = True  # failures point at the test, not at the driver
-        self._drive(lambda: not self._is_active(), f"waiting for execution {self.id} to end")
-        return self
-
-    def result(self) -> Any:
-        """Drive to the end and return the value; raises WorkflowFailed or ExecutionCancelled."""
-        __tracebackhide__ = True  # failures point at the test, not at the driver
-        self.wait()
-        return self._result_or_raise()
-
-    def _result_or_raise(self) -> Any:
-        __tracebackhide__ = True  # failures point at the test, not at the driver
-        if self.state is ExecutionState.FAILED:
-            raise WorkflowFailed(self, self.error, self._runtime.failure_report(self))
-        if self.state is ExecutionState.CANCELLED:
-            raise ExecutionCancelled(self)
-        return self.value
-
-    def wait_for_callback(self) -> Callback:
-        """Drive until the execution creates a callback endpoint not returned before; return it."""
-        __tracebackhide__ = True  # failures point at the test, not at the driver
-        self._drive(lambda: len(self._endpoints) > self._returned_callbacks or not self._is_active(),
-                    f"waiting for execution {self.id} to create a callback endpoint")
-        return self._next_callback()
-
-    def _next_callback(self) -> Callback:
-        __tracebackhide__ = True  # failures point at the test, not at the driver
-        if len(self._endpoints) > self._returned_callbacks:
-            endpoint = list(self._endpoints.values())[self._returned_callbacks]
-            self._returned_callbacks += 1
-            return Callback(endpoint)
-        if self.state is ExecutionState.FAILED:
-            raise WorkflowFailed(self, self.error, self._runtime.failure_report(self))
-        raise ExecutionFinished(
-            f"execution {self.id} ended ({self.state.value}) without creating another callback endpoint "
-            f"({self._returned_callbacks} returned before)\n{self._runtime.render_state()}"
-        )
-
-    def wait_until_awaiting(self, callback: Callback | None = None) -> Execution:
-        """Drive until a thread waits in ``events.await_callback`` (on ``callback`` when given)."""
-        __tracebackhide__ = True  # failures point at the test, not at the driver
-        awaiting = self._awaiting(callback)
-        self._drive(awaiting, f"waiting for execution {self.id} to await a callback")
-        return self._check_awaiting(callback)
-
-    def _awaiting(self, callback: Callback | None) -> Callable[[], bool]:
-        """The drive's stop condition: an await waits (on ``callback``), or the execution ended."""
-        endpoints = [callback._endpoint] if callback is not None else None
-
-        def awaiting() -> bool:
-            candidates = endpoints if endpoints is not None else list(self._endpoints.values())
-            return any(ep.waiters for ep in candidates) or not self._is_active()
-
-        return awaiting
-
-    def _check_awaiting(self, callback: Callback | None) -> Execution:
-        __tracebackhide__ = True
-        candidates = [callback._endpoint] if callback is not None else list(self._endpoints.values())
-        if not any(ep.waiters for ep in candidates):
-            if self.state is ExecutionState.FAILED:
-                raise WorkflowFailed(self, self.error, self._runtime.failure_report(self))
-            raise ExecutionFinished(
-                f"execution {self.id} ended ({self.state.value}) before awaiting a callback\n"
-                f"{self._runtime.render_state()}")
-        return self
-
-    def run_until_idle(self) -> Execution:
-        """Run what can run without moving the clock."""
-        self._runtime._kernel.run_until_idle(what=f"running execution {self.id} until idle")
-        return self
-
-    def cancel(self) -> None:
-        """Cancel the execution: threads stop, endpoints answer 404 from now on."""
-        self._runtime._cancel(self)
-
-    # ------------------------------------------------------------------ async twins
-    async def _drive_async(self, done: Callable[[], bool], what: str) -> None:
-        """The async drive (`scheduler.drive_async`): the event loop keeps running while the execution waits."""
-        runtime = self._runtime
-        await drive_async(runtime._kernel, done, runtime.render_state, what, runtime.settings.async_settle)
-
-    async def wait_async(self) -> Execution:
-        """`wait` that lets the event loop run while the execution waits."""
-        await self._drive_async(lambda: not self._is_active(), f"waiting for execution {self.id} to end")
-        return self
-
-    async def result_async(self) -> Any:
-        """`result` that lets the event loop run while the execution waits."""
-        await self.wait_async()
-        return self._result_or_raise()
-
-    async def wait_for_callback_async(self) -> Callback:
-        """`wait_for_callback` that lets the event loop run."""
-        await self._drive_async(lambda: len(self._endpoints) > self._returned_callbacks or not self._is_active(),
-                                f"waiting for execution {self.id} to create a callback endpoint")
-        return self._next_callback()
-
-    async def wait_until_awaiting_async(self, callback: Callback | None = None) -> Execution:
-        """`wait_until_awaiting` that lets the event loop run."""
-        await self._drive_async(self._awaiting(callback), f"waiting for execution {self.id} to await a callback")
-        return self._check_awaiting(callback)
-
-    # ------------------------------------------------------------------ interpreter hooks
-    def _record(self, kind: EventKind, th: WorkflowThread | None, **details: Any) -> None:
-        clock = self._runtime.clock
-        step = th.step_name() if th is not None else None
-        self._rec.add(kind, clock.now_ns, th.branch_id if th is not None else None, step or None, **details)
-
-    def _next_await_seq(self) -> int:
-        self._await_seq += 1
-        return self._await_seq
-
-    def _log(self, th: WorkflowThread, severity: str, payload: Any) -> None:
-        entry = LogEntry(severity, copy_value(payload), self._runtime.clock.now_ns, th.branch_id, th.step_name())
-        self._logs.append(entry)
-        self._record(EventKind.LOG, th, severity=severity, payload=entry.payload)
-        self._runtime._emit_log(self, entry)
-
-    def _on_duration_limit(self) -> None:
-        if self._is_active():
-            self._fail(wf_error("TimeoutError", "the execution ran longer than the one-year duration limit"))
-
-    def _fail(self, error: WorkflowError) -> None:
-        self._runtime._end_execution(self, ExecutionState.FAILED, None, error)
-
-    def __repr__(self) -> str:
-        return f"<Execution {self.id} {self.state.value} of {self.workflow.name}>"
 
 
 class WorkflowRuntime:
@@ -452,6 +143,7 @@ class WorkflowRuntime:
         self.host = RuntimeHostImpl(self)
         self._http = OutboundHttp(self.host)
         self.connectors = ConnectorRegistry(self.host)  # fakes for `googleapis.*` calls; see connectors.py
+        self.subworkflows = SubworkflowRegistry()  # fakes for the workflows' own subworkflows; see subworkflows.py
         self._log_listeners: list[Callable[[Execution, LogEntry], None]] = []
         self._deploy_counter = 0
         from .api import attach
@@ -505,13 +197,18 @@ class WorkflowRuntime:
             return workflow_or_source
         return self.deploy(workflow_or_source)
 
-    def start(self, workflow_or_source: Any, argument: Any = None) -> Execution:
+    def start(self, workflow_or_source: Any, argument: Any = None, *, entry: str | None = None) -> Execution:
         """Create an ACTIVE execution without running anything: it runs on the next drive.
 
         This is what the Executions API's create does (it answers before any step runs).
+        ``entry="name"`` starts in that subworkflow, ``argument`` then being the map of its params.
         """
         self._check_open()
         workflow = self._workflow(workflow_or_source)
+        if entry is not None and entry != "main":
+            check_entry(workflow, entry, argument)
+        else:
+            entry = None
         value, text = self._checked_argument(argument)
         with self._kernel.lock:
             execution = Execution(self, workflow, self._new_execution_id(), text)
@@ -521,13 +218,15 @@ class WorkflowRuntime:
             # execution and its history keep the argument as JSON text.
             execution._record(EventKind.EXECUTION_STARTED, None, argument_json=text)
             size = len(text) if text is not None else 0
-            self._kernel.start(execution._main, execution._engine.run_main(execution._main, value, size))
+            body = (execution._engine.run_main(execution._main, value, size) if entry is None
+                    else entry_body(execution._engine, execution._main, entry, value))
+            self._kernel.start(execution._main, body)
             self._kernel.changed.notify_all()
         return execution
 
-    def execute(self, workflow_or_source: Any, argument: Any = None) -> Execution:
+    def execute(self, workflow_or_source: Any, argument: Any = None, *, entry: str | None = None) -> Execution:
         """Start an execution and run until every thread blocks or ends, without moving the clock."""
-        execution = self.start(workflow_or_source, argument)
+        execution = self.start(workflow_or_source, argument, entry=entry)
         self._kernel.run_until_idle(what=f"starting execution {execution.id}")
         return execution
 
@@ -546,9 +245,9 @@ class WorkflowRuntime:
                 f"execution argument is {size} bytes; the limit is {self.settings.limits.argument_bytes}")
         return value, text
 
-    def run(self, workflow_or_source: Any, argument: Any = None) -> Execution:
+    def run(self, workflow_or_source: Any, argument: Any = None, *, entry: str | None = None) -> Execution:
         """Start an execution and drive it to the end (`Execution.wait`)."""
-        return self.execute(workflow_or_source, argument).wait()
+        return self.execute(workflow_or_source, argument, entry=entry).wait()
 
     def at(self, when: datetime | float, action: Callable[[], Any], *, label: str | None = None) -> None:
         """Run ``action()`` when the virtual clock reaches ``when`` (datetime or epoch seconds).
@@ -581,6 +280,7 @@ class WorkflowRuntime:
                 # The probe sees what this runtime has: HTTP mocks, connector fakes, deployed workflows.
                 probe._http.router = self._http.router
                 probe.connectors.use_fakes_of(self.connectors)
+                probe.subworkflows.use_fakes_of(self.subworkflows)
                 for name, deployed in {**self._workflows, workflow.name: workflow}.items():
                     probe._workflows[name] = Workflow(probe, name, deployed.definition, deployed.env)
                 execution = probe.execute(probe._workflows[workflow.name], argument)
@@ -611,6 +311,7 @@ class WorkflowRuntime:
         self._http.unmocked_calls.extend(probe._http.unmocked_calls)
         self._http.mock_errors.extend(probe._http.mock_errors)
         self.connectors.absorb_problems(probe.connectors)
+        self.subworkflows.absorb_problems(probe.subworkflows)
         for execution in probe.executions:
             self._probe_internal_errors.extend(execution._internal_errors)
 
@@ -646,6 +347,8 @@ class WorkflowRuntime:
             problems.append("mocks that raised (fix the side effect on workflow_runtime.http):")
             problems.extend(f"  - {item}" for item in self._http.mock_errors)
         problems.extend(self.connectors.problems())
+        problems.extend(self.subworkflows.problems(
+            {name: list(workflow.definition.routines) for name, workflow in self._workflows.items()}))
         internal = [e for ex in self.executions for e in ex._internal_errors] + self._probe_internal_errors
         if internal:
             problems.append("internal interpreter errors (please report them):")
@@ -662,6 +365,7 @@ class WorkflowRuntime:
         self._http.mock_errors.clear()
         self._probe_internal_errors.clear()
         self.connectors.forget_problems()
+        self.subworkflows.forget_problems()
         for execution in self.executions:
             execution._internal_errors.clear()
             for endpoint in execution._endpoints.values():
@@ -812,13 +516,21 @@ def _action_label(action: Callable[[], Any]) -> str:
     return f"action {name}"
 
 
+#: What this module exports; the execution types live in execution.py since 0.2 and are re-exported
+#: here (with the error and record types they used to be imported beside), so older imports keep working.
 __all__ = [
     "DeadlockError",
     "Execution",
+    "ExecutionCancelled",
     "ExecutionFinished",
+    "ExecutionRecord",
     "ExecutionState",
+    "HistoryEvent",
     "LogEntry",
     "Outcome",
+    "StepEntry",
+    "ThreadSnapshot",
     "Workflow",
+    "WorkflowFailed",
     "WorkflowRuntime",
 ]

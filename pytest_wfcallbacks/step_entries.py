@@ -93,13 +93,15 @@ class StepEntry:
     exception: Any
     #: Where the step is in its source (file, line, column).
     location: Location
+    #: True for a subworkflow call a test's fake answered instead of the subworkflow's steps.
+    faked: bool = False
 
     @classmethod
-    def from_row(cls, row: Row, step_type: str) -> StepEntry:
+    def from_row(cls, row: Row, step_type: str, faked: bool = False) -> StepEntry:
         """The entry of one record row (``step_type`` is the StepType name of its step)."""
         step = row[STEP]
         return cls(row[ENTRY_ID], step.routine, step.name, step_type, row[STATE], row[BRANCH], row[CREATED],
-                   row[UPDATED], row[EXCEPTION], step.loc)
+                   row[UPDATED], row[EXCEPTION], step.loc, faked)
 
     @property
     def create_time(self) -> datetime:

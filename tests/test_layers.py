@@ -32,9 +32,9 @@ PLUMBING = {"loopback", "http_head"}
 LANGUAGE = {"expr*", "stdlib*", "definition", "validator*", "deploy_cache"}
 #: The engine and the effects it asks for through the host interface (interpreter/host.py).
 ENGINE = {"interpreter*"}
-EFFECTS = {"callbacks", "outbound", "connectors"}
+EFFECTS = {"callbacks", "outbound", "connectors", "fakes", "subworkflows"}
 #: The facade: the public objects and the wiring that implements the host interface.
-FACADE = {"runtime", "hosting"}
+FACADE = {"runtime", "execution", "hosting", "parts"}
 #: What reads what a run recorded (never the interpreter's internals).
 READERS = {"assertions*", "api*", "api_common", "api_filter", "grpc_api", "cli", "server", "report*", "emulator*"}
 
@@ -66,10 +66,19 @@ LAYERS: dict[str, set[str]] = {
     # the effects
     "callbacks": BASE | {"interpreter.host", "interpreter.threads", "loopback"},
     "outbound": BASE | {"interpreter.host", "interpreter.threads", "loopback"},
-    "connectors": BASE | {"definition", "interpreter.host", "interpreter.threads"},
+    "connectors": BASE | {"definition", "fakes", "interpreter.host", "interpreter.threads"},
+    # what connector and subworkflow fakes share: their options and how one call is answered
+    "fakes": BASE,
+    # fakes for a workflow's own subworkflows, asked by the engine through the host at each call
+    "subworkflows": BASE | {"fakes", "interpreter.host", "interpreter.threads"},
+    # running a part: entry=, run_until_step, variables (drives an Execution, reads its threads)
+    "parts": BASE | ENGINE | {"definition", "execution"},
     # the facade
-    "hosting": BASE | ENGINE | EFFECTS | {"runtime", "stdlib.registry"},
-    "runtime": BASE | LANGUAGE | ENGINE | EFFECTS | {"hosting", "api", "assertions", "server", "loopback", "report",
+    "hosting": BASE | ENGINE | EFFECTS | {"runtime", "execution", "stdlib.registry"},
+    # one execution: drives the kernel, reads its record; the runtime that made it only for types
+    "execution": BASE | ENGINE | {"callbacks", "coverage_map", "hosting", "parts", "runtime", "report",
+                                  "assertions"},
+    "runtime": BASE | LANGUAGE | ENGINE | EFFECTS | {"execution", "parts", "hosting", "api", "assertions", "server", "loopback", "report",
                                                   "coverage_map"},
     # the readers
     "assertions": BASE | {"callbacks", "runtime", "report"},
@@ -94,7 +103,7 @@ LAYERS: dict[str, set[str]] = {
     "emulator*": BASE | {"emulator*", "api", "callbacks", "cli", "runtime", "server", "report"},
     # entry points
     "plugin": BASE | {"runtime", "server", "assertions", "grpc_api", "report.for_tests", "wf_coverage"},
-    "__init__": BASE | EFFECTS | {"assertions", "assertions_path", "runtime", "server", "plugin"},
+    "__init__": BASE | EFFECTS | {"execution", "assertions", "assertions_path", "runtime", "server", "plugin"},
     "__main__": {"cli"},
 }
 
@@ -179,9 +188,10 @@ def test_readers_never_import_the_interpreter(name: str) -> None:
 @functools.cache
 def _facade_private_names() -> frozenset[str]:
     """Private attributes and methods of Execution and WorkflowRuntime (assigned on self or defined)."""
-    tree = ast.parse((PACKAGE / "runtime.py").read_text(encoding="utf-8"))
+    body = [node for module in ("runtime.py", "execution.py")
+            for node in ast.parse((PACKAGE / module).read_text(encoding="utf-8")).body]
     names: set[str] = set()
-    for cls in tree.body:
+    for cls in body:
         if isinstance(cls, ast.ClassDef) and cls.name in ("Execution", "WorkflowRuntime"):
             for node in ast.walk(cls):
                 if isinstance(node, ast.FunctionDef) and node.name.startswith("_") and not node.name.endswith("__"):
@@ -216,7 +226,8 @@ def test_each_lower_module_imports_alone_without_the_facade() -> None:
             package.__path__ = [{str(PACKAGE)!r}]
             sys.modules["pytest_wfcallbacks"] = package
             importlib.import_module("pytest_wfcallbacks." + name)
-            loaded = sorted(k for k in sys.modules if k in ("pytest_wfcallbacks.runtime", "pytest_wfcallbacks.hosting"))
+            loaded = sorted(k for k in sys.modules if k in ("pytest_wfcallbacks.runtime", "pytest_wfcallbacks.execution",
+                                                            "pytest_wfcallbacks.hosting"))
             if loaded:
                 failures.append(f"{{name}} loads {{loaded}}")
         print("\\n".join(failures) or "ok")

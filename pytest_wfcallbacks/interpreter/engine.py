@@ -45,7 +45,7 @@ from ..history import EventKind, event
 from ..stdlib.registry import FunctionRef
 from ..step_entries import STATE_CANCELLED, STATE_FAILED, STATE_IN_PROGRESS, STATE_SUCCEEDED
 from ..values import copy_value, json_or_repr, type_name, value_size
-from .threads import BLOCK, CHECKPOINT, CHECKPOINT_STEPS, PREEMPT, BranchAborted, Scope, WorkflowThread
+from .threads import BLOCK, CHECKPOINT, CHECKPOINT_STEPS, PAUSE, PREEMPT, BranchAborted, Scope, WorkflowThread
 
 if TYPE_CHECKING:
     from .host import ExecutionHost
@@ -71,6 +71,9 @@ class Engine:
         self.decisions = host.record.decisions
         self.step_entries = host.record.step_entries
         self.clock = host.clock
+        #: Asked before each step is entered while a test waits for a step (`Execution.run_until_step`):
+        #: True stops the thread there (it yields `PAUSE`). None the rest of the time.
+        self.pause_at: Callable[[WorkflowThread, Step], bool] | None = None
         self.dispatch: dict[type[Step], Callable[[Any, WorkflowThread], Gen]] = {
             CallStep: self.run_call,
             SwitchStep: self.run_switch,
@@ -119,6 +122,9 @@ class Engine:
         unknown = [name for name in args if name not in variables]
         if unknown:
             raise type_error(f"subworkflow {routine.name} has no parameter {unknown[0]!r}")
+        faked = self.host.fake_subworkflow(th, routine.name, variables)
+        if faked is not None:  # a test's fake answers instead of the steps (subworkflows.py)
+            return (yield from faked)
         saved_scope, saved_routine = th.scope, th.routine
         scope = th.scope = Scope(variables)
         th.routine = routine.name
@@ -157,6 +163,8 @@ class Engine:
         i = 0
         while i < count:
             step = steps[i]
+            if self.pause_at is not None and self.pause_at(th, step):
+                yield PAUSE  # the test looks inside here, before the step counts as entered
             entry_id = record.steps = record.steps + 1
             if th.aborted:
                 raise BranchAborted()

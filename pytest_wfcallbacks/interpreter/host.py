@@ -96,6 +96,11 @@ class ExecutionHost(Protocol):
     def call_connector_now(self, th: WorkflowThread, name: str, args: dict[str, Any]) -> Any:
         """A connector helper called inside an expression (never blocks)."""
 
+    def fake_subworkflow(self, th: WorkflowThread, name: str,
+                         params: dict[str, Any]) -> Generator[Any, Any, Any] | None:
+        """A call to subworkflow ``name`` with bound ``params``: the generator of the test's fake that
+        answers it (the thread yields from it), or None to run the subworkflow's steps."""
+
     def log(self, th: WorkflowThread, severity: str, payload: Any) -> None:
         """``sys.log``."""
 

@@ -45,7 +45,7 @@ from ..clock import NS, VirtualClock, format_offset, ns_to_datetime
 from ..errors import DeadlockError, RealTimeBudgetExceeded, WorkflowError, internal_error, wf_error
 from ..history import EventKind
 from ..settings import Settings
-from .threads import BLOCK, CHECKPOINT, PREEMPT, BranchAborted, Scope, ThreadState, WorkflowThread
+from .threads import BLOCK, CHECKPOINT, PAUSE, PREEMPT, BranchAborted, Scope, ThreadState, WorkflowThread
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -108,6 +108,8 @@ class Kernel:
         #: The runtime's state table, for drives started without one (`run_until_idle`).
         self.describe: Callable[[], str] = str
         self._warned_event_loop = False
+        #: A thread that stopped before a step (`PAUSE`): the next quantum is its, whatever the schedule.
+        self.paused: WorkflowThread | None = None
 
     # ------------------------------------------------------------------ formatting
     def format_ns(self, ns: int) -> str:
@@ -141,7 +143,12 @@ class Kernel:
             with self.lock:
                 if not self.runnable:
                     return False
-                if self.settings.schedule == "random" and len(self.runnable) > 1:
+                paused, self.paused = self.paused, None
+                if paused is not None and paused in self.runnable:
+                    # It had the processor when it stopped: it goes on as if it never had.
+                    thread = paused
+                    self.runnable.remove(paused)
+                elif self.settings.schedule == "random" and len(self.runnable) > 1:
                     index = self.schedule_rng.randrange(len(self.runnable))
                     thread = self.runnable[index]
                     del self.runnable[index]
@@ -187,6 +194,12 @@ class Kernel:
                         self.runnable.append(thread)
                         return
                 continue
+            if signal is PAUSE:
+                thread.resume_value = None
+                with self.lock:
+                    self.paused = thread
+                    self.runnable.appendleft(thread)
+                return
             if signal is BLOCK:
                 with self.lock:
                     # Aborted (or its execution ended) while it ran: it must not wait on a timer or a

@@ -47,6 +47,10 @@ CHECKPOINT = _Marker("CHECKPOINT")
 #: How often (in steps, a power of two) a thread yields `CHECKPOINT`: rare enough to cost nothing,
 #: often enough that a loop of expensive steps still sees its budget within a fraction of a second.
 CHECKPOINT_STEPS = 64
+#: Yielded before a step is entered when the test asked to stop there (`Execution.run_until_step`): the
+#: scheduler ends the drive and resumes this very thread first on the next one, so stopping changes
+#: neither the order threads run in nor the random schedule's choices.
+PAUSE = _Marker("PAUSE")
 
 
 class BranchAborted(BaseException):
@@ -216,6 +220,8 @@ class WorkflowThread:
         self.waiting: str | Callable[[], str] = ""
         self.cleanup: Callable[[], None] | None = None
         self.implicit_string_concat = kernel.settings.implicit_string_concat
+        #: Subworkflows running inside an expression on this thread (they cannot wait nor stop).
+        self.expression_calls = 0
         self.preempt = kernel.settings.schedule == "random"
 
     # ------------------------------------------------------------------ frame
@@ -233,10 +239,11 @@ class WorkflowThread:
         """Run a non-blocking subworkflow to completion inside an expression."""
         engine = self.host.engine
         gen = engine.call_routine_positional(name, args, self)
+        self.expression_calls += 1
         try:
             signal = gen.send(None)
             while True:
-                if signal is PREEMPT or signal is CHECKPOINT:
+                if signal is PREEMPT or signal is CHECKPOINT or signal is PAUSE:
                     signal = gen.send(None)
                     continue
                 # Deploy-time checks keep blocking subworkflows out of expressions; should one block
@@ -254,6 +261,8 @@ class WorkflowThread:
                 raise wf_error("SystemError", f"subworkflow {name} blocked inside an expression")
         except StopIteration as stop:
             return stop.value
+        finally:
+            self.expression_calls -= 1
 
     # ------------------------------------------------------------------ call context
     @property
@@ -349,6 +358,7 @@ __all__ = [
     "BLOCK",
     "CHECKPOINT",
     "CHECKPOINT_STEPS",
+    "PAUSE",
     "PREEMPT",
     "BranchAborted",
     "Scope",

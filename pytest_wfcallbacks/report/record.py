@@ -315,6 +315,11 @@ class _Reader:
             text = f"{where}: connector {name}"
             self.mark(row, seq, item, "call", text)
             self.open[row] = (seq, "connector", name.rsplit(".", 1)[-1], text)
+        elif kind is EventKind.SUBWORKFLOW_FAKED:
+            name = str(details.get("subworkflow", ""))
+            text = f"{where}: faked call of subworkflow {name}"
+            self.mark(row, seq, item, "call", text)
+            self.open[row] = (seq, "connector", f"fake {name}", text)
         elif kind is EventKind.ERROR_RAISED:
             self.mark(row, seq, item, "error", f"{where}: error raised {_preview(details.get('error'), 120)}")
         elif kind is EventKind.LOG:
