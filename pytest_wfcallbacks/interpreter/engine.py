@@ -125,7 +125,7 @@ class Engine:
         faked = self.host.fake_subworkflow(th, routine.name, variables)
         if faked is not None:  # a test's fake answers instead of the steps (subworkflows.py)
             return (yield from faked)
-        saved_scope, saved_routine = th.scope, th.routine
+        saved_scope, saved_routine, saved_step = th.scope, th.routine, th.step
         scope = th.scope = Scope(variables)
         th.routine = routine.name
         th.depth += 1
@@ -134,7 +134,8 @@ class Engine:
             control = yield from self.run_block(routine.body, th)
         finally:
             self.meter.release(scope)
-            th.scope, th.routine = saved_scope, saved_routine
+            # Back in the caller's step: what happens next (its result, a retry) is the caller's.
+            th.scope, th.routine, th.step = saved_scope, saved_routine, saved_step
             th.depth -= 1
         if isinstance(control, Return):
             return control.value
