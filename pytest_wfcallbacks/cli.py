@@ -227,25 +227,43 @@ _CLI_UNMOCKED = ("no mock answers {method} {url} ({detail}): wfcallbacks {comman
 
 
 class _Terminated(KeyboardInterrupt):
-    """SIGTERM, unwound like Ctrl-C but ending with the conventional status 143."""
+    """A second SIGTERM: unwound like Ctrl-C but ending with the conventional status 143."""
 
 
 @contextlib.contextmanager
-def _sigterm_stops() -> Iterator[None]:
-    """SIGTERM stops the loop like Ctrl-C (restoring the previous handler afterwards)."""
+def _stop_signals() -> Iterator[list[int]]:
+    """SIGTERM and Ctrl-C ask the driving loop to stop at its next turn; a second one stops at once.
+
+    The handlers only note the signal: an exception raised at an arbitrary bytecode (inside the
+    kernel's step loop, the clock, a lock) could leave the runtime half-updated, and the cancel
+    that follows would then wait on it. The loop checks the list between turns (every ``_TICK``).
+    Yields the signals received, in order; restores the previous handlers afterwards.
+    """
+    received: list[int] = []
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        raise _Terminated
+        received.append(signum)
+        if len(received) > 1:  # the loop did not stop (a long computation): stop now
+            raise _Terminated if signum == signal.SIGTERM else KeyboardInterrupt
 
+    previous: dict[int, Any] = {}
     try:
-        previous = signal.signal(signal.SIGTERM, stop)
-    except ValueError:  # not the main thread (called from a test's thread): Ctrl-C still works
-        yield
-        return
+        for wanted in (signal.SIGTERM, signal.SIGINT):
+            previous[wanted] = signal.signal(wanted, stop)
+    except ValueError:  # not the main thread (called from a test's thread): Ctrl-C still raises
+        pass
     try:
-        yield
+        yield received
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _exit_status(received: list[int], stopped: BaseException | None = None) -> int:
+    """128 + the signal's number: 143 for SIGTERM, 130 for Ctrl-C."""
+    if isinstance(stopped, _Terminated) or (received and received[0] == signal.SIGTERM):
+        return 143
+    return 130
 
 
 # --------------------------------------------------------------------------- commands
@@ -280,15 +298,18 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except WfCallbacksError as exc:
             err.write(f"wfcallbacks run: {exc}\n")
             return EXIT_DEPLOY
-        try:
-            with _sigterm_stops():
-                driver.run_until(lambda: not execution._is_active())
-        except KeyboardInterrupt as stopped:
+        stopped: KeyboardInterrupt | None = None
+        with _stop_signals() as received:
+            try:
+                driver.run_until(lambda: bool(received) or not execution._is_active())
+            except KeyboardInterrupt as interrupt:  # a second signal, or Ctrl-C off the main thread
+                stopped = interrupt
+        if stopped is not None or (received and execution._is_active()):
             execution.cancel()
             driver.close()
             err.write(f"wfcallbacks: execution {execution.id} cancelled\n")
             _write_report(args, execution, err)
-            return 143 if isinstance(stopped, _Terminated) else 130  # 128 + SIGTERM / SIGINT
+            return _exit_status(received, stopped)
         driver.close()
         if not _write_report(args, execution, err):
             return EXIT_DEPLOY
@@ -372,8 +393,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO, *, stop: Calla
         for name in sorted(runtime.workflows):
             driver.say(f"  {name}: POST {runtime.base_url}/v1/{parent}/workflows/{name}/executions")
         driver.say("Ctrl-C stops the server")
-        with contextlib.suppress(KeyboardInterrupt), _sigterm_stops():
-            driver.run_until(stop or (lambda: False))
+        with contextlib.suppress(KeyboardInterrupt), _stop_signals() as received:
+            driver.run_until(lambda: bool(received) or (stop is not None and stop()))
         driver.close()
         err.write("wfcallbacks: stopped\n")
         return EXIT_OK
