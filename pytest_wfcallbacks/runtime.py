@@ -44,7 +44,7 @@ from .history import EventKind, HistoryEvent
 from .hosting import ExecutionHostImpl, RuntimeHostImpl
 from .interpreter.engine import Engine, step_type
 from .interpreter.scheduler import Kernel, drive_async
-from .interpreter.threads import BranchAborted, MemoryMeter, Scope, ThreadState, WorkflowThread
+from .interpreter.threads import ExecutionStopped, MemoryMeter, Scope, ThreadState, WorkflowThread
 from .outbound import OutboundHttp
 from .record import ExecutionRecord, LogEntry, ThreadSnapshot
 from .settings import SETTING_NAMES, Settings, make_settings
@@ -741,7 +741,7 @@ class WorkflowRuntime:
             self._end_execution(execution, ExecutionState.SUCCEEDED, value, None)
         elif isinstance(error, WorkflowError):
             self._end_execution(execution, ExecutionState.FAILED, None, error)
-        elif isinstance(error, BranchAborted):
+        elif isinstance(error, ExecutionStopped):
             self._end_execution(execution, ExecutionState.CANCELLED, None, None)
         else:
             execution._internal_errors.append(error)

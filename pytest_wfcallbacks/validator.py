@@ -652,6 +652,7 @@ class _Builder(_BuilderBase):
                     self.loc(shared_raw, index, path),
                 )
         shared = frozenset(shared_raw)
+        # "Note that `continueAll` is the only policy currently supported" (parallel steps reference).
         policy = raw.get("exception_policy")
         if policy is not None and policy != "continueAll":
             raise self.fail("`exception_policy` can only be `continueAll`", self.loc(raw, "exception_policy", path))
@@ -710,8 +711,7 @@ class _Builder(_BuilderBase):
                 loop = self.loop_spec(raw["for"], raw, "for", info, scope, path, parallel=shared)
         finally:
             self.parallel_depth -= 1
-        return ParallelStep(*common, tuple(branches), loop, tuple(shared_raw), limit, policy == "continueAll",
-                            tuple(branch_lines))
+        return ParallelStep(*common, tuple(branches), loop, tuple(shared_raw), limit, tuple(branch_lines))
 
     def try_step(
         self, common: _Common, body: Any, info: _BlockInfo, scope: _ScopeInfo, path: str

@@ -91,19 +91,20 @@ main:
 """
 
 
-def test_14_default_policy_stops_a_running_branch_at_its_next_step_boundary(
+def test_14_a_failing_branch_ends_alone_and_the_others_run_to_their_end(
     workflow_runtime: WorkflowRuntime,
 ) -> None:
-    """#14: by default the first unhandled branch error stops the other branches at their next step boundary.
+    """#14: without ``exception_policy`` (continueAll, the only policy) an unhandled error ends its own branch only.
 
-    The busy branch logs at 0, 0.3, 0.6 and 0.9 s; the error comes at 1 s, while it sleeps until 1.2 s;
-    when it wakes it must not run another step. The parallel step raises UnhandledBranchError.
+    The busy branch logs at 0, 0.3, ... 2.7 s; the error comes at 1 s, while it sleeps; it goes on to
+    its tenth log and its last nap, then the parallel step raises one UnhandledBranchError.
     """
     execution = workflow_runtime.run(STOPPING)
     assert execution.state is ExecutionState.FAILED
     assert execution.error["tags"] == ["UnhandledBranchError"]
     assert [b["id"] for b in execution.error["branches"]] == ["bad"]
-    assert [entry.payload for entry in execution.logs] == [1, 2, 3, 4]
+    assert [entry.payload for entry in execution.logs] == list(range(1, 11))
+    assert execution.duration == pytest.approx(3.0)
 
 
 def test_14_continue_all_lets_every_branch_run_to_its_end(workflow_runtime: WorkflowRuntime) -> None:
@@ -137,21 +138,78 @@ main:
 """
 
 
-@pytest.mark.parametrize(
-    ("policy", "started", "logged"),
-    [("default", 1, []), ("continueAll", 3, ["second", "third"])],
-)
-def test_14_queued_branches_never_start_after_a_failure_by_default(
-    workflow_runtime: WorkflowRuntime, policy: str, started: int, logged: list[str]
-) -> None:
-    """#14: by default, branches still queued when the first branch fails never start; continueAll starts them."""
+@pytest.mark.parametrize("policy", ["default", "continueAll"])
+def test_14_queued_branches_still_start_after_a_failure(workflow_runtime: WorkflowRuntime, policy: str) -> None:
+    """#14: branches still queued when a branch fails start and run to their end, with or without the policy."""
     source = QUEUED if policy == "default" else QUEUED.replace(
         "          concurrency_limit: 1\n", f"          concurrency_limit: 1\n          exception_policy: {policy}\n")
     execution = workflow_runtime.run(source)
     assert execution.error["tags"] == ["UnhandledBranchError"]
     assert len(execution.error["branches"]) == 1
-    assert sum(e.kind is EventKind.BRANCH_STARTED for e in execution.history) == started
-    assert [entry.payload for entry in execution.logs] == logged
+    assert sum(e.kind is EventKind.BRANCH_STARTED for e in execution.history) == 3
+    assert [entry.payload for entry in execution.logs] == ["second", "third"]
+
+
+SLOW_FIRST = """
+main:
+  steps:
+    - par:
+        parallel:
+          for:
+            value: n
+            in: [3, 1, 2]
+            steps:
+              - nap:
+                  call: sys.sleep
+                  args: {seconds: ${n}}
+              - boom:
+                  raise: ${"failed " + string(n)}
+"""
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_14_branch_errors_are_listed_in_iteration_order_whatever_order_they_happened_in(
+    workflow_server: WorkflowServer, seed: int
+) -> None:
+    """#14: the errors happen at t+1, t+2, t+3 (iterations 1, 2, 0); the list is in iteration order."""
+    with WorkflowRuntime(server=workflow_server, seed=seed, schedule="random") as runtime:
+        execution = runtime.run(SLOW_FIRST)
+    assert [b["id"] for b in execution.error["branches"]] == ["0", "1", "2"]
+    assert [b["error"]["payload"] for b in execution.error["branches"]] == ['"failed 3"', '"failed 1"', '"failed 2"']
+    assert execution.duration == 3.0
+
+
+def test_14_explore_sees_one_outcome_when_only_the_order_of_branch_errors_varies(
+    workflow_runtime: WorkflowRuntime,
+) -> None:
+    """#14: two branches fail at the same instant in either order: one outcome, not two."""
+    source = """
+main:
+  steps:
+    - par:
+        parallel:
+          branches:
+            - left:
+                steps:
+                  - l:
+                      raise: left failed
+            - right:
+                steps:
+                  - r:
+                      raise: right failed
+"""
+    outcomes = workflow_runtime.explore(source, runs=20)
+    assert len(outcomes) == 1
+    assert [b["id"] for b in outcomes[0].error["branches"]] == ["left", "right"]
+
+
+def test_14_another_exception_policy_is_a_deploy_error_naming_continue_all(workflow_runtime: WorkflowRuntime) -> None:
+    """#14: ``exception_policy`` other than continueAll fails at deploy, at its line, naming the one value."""
+    source = branches(2).replace("    parallel:\n", "    parallel:\n      exception_policy: abortAll\n", 1)
+    with pytest.raises(WorkflowSyntaxError) as info:
+        workflow_runtime.deploy(source)
+    assert info.value.line == 3
+    assert "`continueAll`" in str(info.value)
 
 
 # ---------------------------------------------------------------- #15 implicit_string_concat on the runtime object

@@ -629,13 +629,13 @@ def _with_policy(policy: str | None) -> str:
     return source.replace("          params: [policy]\n", "")
 
 
-def test_parallel_default_policy_stops_the_other_branches(workflow_runtime: WorkflowRuntime) -> None:
-    """docs/decisions.md #14: the first unhandled error stops the others at their next step."""
+def test_parallel_default_policy_is_continue_all(workflow_runtime: WorkflowRuntime) -> None:
+    """docs/decisions.md #14: without a policy every branch runs to its end; errors in iteration order."""
     error, finished = workflow_runtime.run(_with_policy(None)).result()
-    assert finished == []
+    assert finished == ["ok1", "ok2", "ok3"]
     assert error["tags"] == ["UnhandledBranchError"]
-    assert [b["id"] for b in error["branches"]] == ["1"]
-    assert error["branches"][0]["error"]["payload"] == '"failed bad1"'
+    assert [b["id"] for b in error["branches"]] == ["1", "3"]
+    assert [b["error"]["payload"] for b in error["branches"]] == ['"failed bad1"', '"failed bad2"']
 
 
 def test_parallel_continue_all_runs_everything_then_raises_once(workflow_runtime: WorkflowRuntime) -> None:
