@@ -492,8 +492,10 @@ class _Builder(_BuilderBase):
         where = self.loc(body, "call", path)
         if not isinstance(target, str) or not target:
             raise self.fail("`call` takes a function, subworkflow or connector name", where)
-        function = self.registry.get(target)
         subworkflow = target if target in self.ctx.subworkflows else None
+        # The workflow's own subworkflow wins over a helper of the same name (`double`, `len`...),
+        # as it does inside expressions (docs/decisions.md #36).
+        function = None if subworkflow is not None else self.registry.get(target)
         raw_args = body.get("args")
         positional = isinstance(raw_args, list)
         args = None if raw_args is None else self.template(raw_args, body, "args", path, scope)
@@ -507,6 +509,7 @@ class _Builder(_BuilderBase):
                 self.routine_blocks[self.routine] = True
             self.check_args(target, function.param_names, [p.name for p in function.params if p.required],
                             raw_args, body, path, function_name=True)
+            self.check_callback_method(target, raw_args, path)
         if subworkflow is not None:
             self.routine_calls[self.routine].add(subworkflow)
             params = self.ctx.subworkflows[subworkflow]
@@ -518,6 +521,27 @@ class _Builder(_BuilderBase):
                 raise self.fail("`result` must be a variable name", self.loc(body, "result", path))
             self.note_write(result, scope, self.loc(body, "result", path))
         return CallStep(*common, target, function, subworkflow, args, positional, result)
+
+    def check_callback_method(self, target: str, raw_args: Any, path: str) -> None:
+        """A literal ``http_callback_method`` outside the service's methods fails at deploy, not at run time."""
+        from .definition import CALLBACK_METHODS
+
+        if target != "events.create_callback_endpoint":
+            return
+        key: str | int
+        if isinstance(raw_args, dict) and "http_callback_method" in raw_args:
+            key = "http_callback_method"
+        elif isinstance(raw_args, list) and raw_args:
+            key = 0
+        else:
+            return
+        owner: Any = raw_args
+        method = owner[key]
+        if isinstance(method, str) and _EXPR_RE.match(method):
+            return  # computed at run time: checked there
+        if method not in CALLBACK_METHODS:
+            raise self.fail(f"http_callback_method must be one of {', '.join(CALLBACK_METHODS)}, got {method!r}",
+                            self.loc(owner, key, path))
 
     def check_args(
         self, target: str, names: tuple[str, ...], required: list[str], raw: Any, body: Any, path: str,
@@ -722,6 +746,7 @@ class _Builder(_BuilderBase):
         if isinstance(raw, dict) and set(raw) == {"steps"}:
             block = self.build_block(raw["steps"], raw, "steps", child, scope, path)
         elif isinstance(raw, dict):
+            self.check_try_body_is_not_a_loop(raw, path)
             inner_name = f"{common[0]}.try"
             inner = self.build_step(inner_name, raw, body, child, scope, f"{path}/try", where)
             block = child.block
@@ -758,6 +783,19 @@ class _Builder(_BuilderBase):
             raise self.fail("`try` needs `retry`, `except` or both", where)
         return TryStep(*common, block, retry, except_as, except_body, key_mark_of(body, "try")[0],
                        key_mark_of(body, "except")[0] if except_body is not None else 0)
+
+    def check_try_body_is_not_a_loop(self, raw: dict[str, Any], path: str) -> None:
+        """A `for` as the direct body of `try` fails to deploy in the service.
+
+        The service's documented known issue ("loop step name should not be empty"): only a loop in
+        a named step under `try: steps:` deploys, so one that passed here must not fail there.
+        """
+        if "for" in raw:
+            raise self.fail(
+                "a `for` loop cannot be the direct body of `try` (the service refuses it at deploy: \"loop step "
+                "name should not be empty\"); put the loop in a named step under `try: steps:`, e.g. "
+                "`try: {steps: [{my_loop: {for: ...}}]}`",
+                self.loc(raw, "for", path, of_key=True))
 
 
 def build_definition(source: Source, registry: Registry, limits: Limits) -> Definition:

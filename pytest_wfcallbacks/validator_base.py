@@ -253,6 +253,19 @@ class _BuilderBase:
                 snippet = f"    {text}\n    {' ' * (column - 1)}^"
         return Location(self.source.file, line, column, path), snippet
 
+    def check_expression_length(self, value: str, owner: Any, key: Any, path: str) -> None:
+        """The expressions reference: "There is a limit to the expression length" (the figure is not
+        published; the Go emulator's 400 characters is the default, docs/decisions.md #23). The whole
+        ``${...}`` text counts, delimiters included: the stricter reading."""
+        limit = self.limits.expression_length
+        if len(value) > limit:
+            where, _ = self.expr_location(owner, key, path, None)
+            raise self.fail(
+                f"expression is {len(value)} characters long (`${{...}}` included); at most {limit} are allowed "
+                "(limit `expression_length`): compute it in several steps (assign parts to variables) or in a "
+                "subworkflow",
+                where)
+
     def compile_node(self, node: Any, where: Location, scope: _ScopeInfo, text: str) -> Compiled:
         from .expr.compiler import compile_node
 
@@ -270,6 +283,7 @@ class _BuilderBase:
             if not match:
                 return _constant(value)
             text = match.group(1)
+            self.check_expression_length(value, owner, key, path)
             try:
                 compiled = compile_expression(text, self.ctx)
             except ExprSyntaxError as exc:

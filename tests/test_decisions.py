@@ -275,6 +275,7 @@ def test_23_default_limits_are_the_decided_values() -> None:
         "argument_bytes": 512 * KB,
         "callback_body_bytes": 1024 * KB,
         "http_response_bytes": 2 * 1024 * KB,
+        "expression_length": 400,
         "record_entries": 100_000,  # not a service limit: bounds the double's memory (docs/semantics.md §7)
     }
 

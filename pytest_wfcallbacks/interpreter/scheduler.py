@@ -49,7 +49,8 @@ from ..clock import NS, VirtualClock, format_offset, ns_to_datetime
 from ..errors import DeadlockError, RealTimeBudgetExceeded, WorkflowError, internal_error, wf_error
 from ..history import EventKind
 from ..settings import Settings
-from .threads import BLOCK, CHECKPOINT, PREEMPT, ExecutionStopped, Scope, ThreadState, WorkflowThread
+from ..values import copy_value
+from .threads import BLOCK, CHECKPOINT, NO_BRANCH_VALUE, PREEMPT, ExecutionStopped, Scope, ThreadState, WorkflowThread
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -238,6 +239,9 @@ class Kernel:
                 # UnhandledBranchError names a branch by its name, an iteration by its index.
                 thread.branch_key = str(position) if step.loop is not None else str(label)
                 thread.branch_position = position
+                if step.loop is not None:
+                    # `branch_order` names an iteration by its loop value, with its type (1, not "1").
+                    thread.branch_value = copy_value(scope.vars[step.loop.value])
                 thread.routine = parent.routine
                 thread.depth = parent.depth
                 thread.join = join
@@ -275,8 +279,12 @@ class Kernel:
             self.running_branches[key] = self.running_branches.get(key, 0) + 1
             thread.state = ThreadState.RUNNABLE
             self.runnable.append(thread)
-            execution.record.add(EventKind.BRANCH_STARTED, self.clock.now_ns, thread.branch_id, None,
-                                 label=thread.label)
+            if thread.branch_value is NO_BRANCH_VALUE:
+                execution.record.add(EventKind.BRANCH_STARTED, self.clock.now_ns, thread.branch_id, None,
+                                     label=thread.label)
+            else:
+                execution.record.add(EventKind.BRANCH_STARTED, self.clock.now_ns, thread.branch_id, None,
+                                     label=thread.label, value=thread.branch_value)
 
     def branch_done(self, join: Join, thread: WorkflowThread, error: BaseException | None) -> None:
         execution = thread.host

@@ -49,6 +49,10 @@ CHECKPOINT = _Marker("CHECKPOINT")
 CHECKPOINT_STEPS = 64
 
 
+#: `WorkflowThread.branch_value` of a thread that is no parallel-`for` iteration.
+NO_BRANCH_VALUE: Any = _Marker("NO_VALUE")
+
+
 class ExecutionStopped(BaseException):
     """Unwinds a thread whose execution ended (cancelled, or failed in another thread) while it ran.
 
@@ -214,6 +218,7 @@ class WorkflowThread:
         self.resume_error: BaseException | None = None
         self.stopped = False
         self.branch_position = 0  # declaration (iteration) position in its parallel step
+        self.branch_value: Any = NO_BRANCH_VALUE  # the loop value of a parallel-`for` iteration
         self.join: Join | None = None  # the parallel step this branch belongs to
         self.waiting_on: Join | None = None  # the parallel step this thread waits for
         #: What a blocked thread waits for, for reports: text, or a function making it (built only
@@ -355,6 +360,7 @@ __all__ = [
     "CHECKPOINT",
     "CHECKPOINT_STEPS",
     "PREEMPT",
+    "NO_BRANCH_VALUE",
     "ExecutionStopped",
     "Scope",
     "ThreadState",
