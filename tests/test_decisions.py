@@ -634,3 +634,150 @@ def test_32_name_first_assigned_in_a_parallel_branch_read_after_it_is_a_deploy_e
             return: ${made}
         """)
     assert "variable 'made' is read" in message
+
+
+# ---------------------------------------------------------------- #33 a raised string, caught
+
+def test_33_a_raised_string_is_caught_as_that_string(workflow_runtime: WorkflowRuntime) -> None:
+    """#33: ``raise: "text"`` caught with ``except: as: e`` gives e == "text", a string (not a map)."""
+    source = dedent("""
+        - guarded:
+            try:
+              raise: "out of stock"
+            except:
+              as: e
+              steps:
+                - r:
+                    return: [${e}, ${get_type(e)}]
+        """)
+    assert workflow_runtime.run(source).result() == ["out of stock", "string"]
+
+
+def test_33_reading_message_or_tags_of_a_raised_string_fails_here_as_it_would_in_production(
+    workflow_runtime: WorkflowRuntime,
+) -> None:
+    """#33: a handler that treats the string as a map (``e.message``, ``"tags" in e``) fails here."""
+    def handler(expression: str) -> str:
+        return dedent(f"""
+            - guarded:
+                try:
+                  raise: "out of stock"
+                except:
+                  as: e
+                  steps:
+                    - r:
+                        return: ${{{expression}}}
+            """)
+    assert error_tags(workflow_runtime, handler("e.message")) == ["TypeError"]
+    assert error_tags(workflow_runtime, handler('"tags" in e')) == ["TypeError"]
+    uncaught = workflow_runtime.run("- boom:\n    raise: out of stock\n")
+    assert uncaught.error == "out of stock"
+
+
+# ---------------------------------------------------------------- #34 response header names
+
+def test_34_response_header_names_are_canonical_whatever_the_server_wrote(workflow_runtime: WorkflowRuntime) -> None:
+    """#34: ``content-type`` from an HTTP/2-style server reads as ``Content-Type`` in http.* results and errors."""
+    workflow_runtime.http.get(API).respond(200, json={"ok": True},
+                                           headers={"content-type": "application/json", "x-goog-trace": "t1"})
+    workflow_runtime.http.get(API + "/missing").respond(404, headers={"X-REQUEST-ID": "r9"})
+    source = dedent(f"""
+        - ok:
+            call: http.get
+            args: {{url: "{API}"}}
+            result: r
+        - missing:
+            try:
+              call: http.get
+              args: {{url: "{API}/missing"}}
+            except:
+              as: e
+              steps:
+                - done:
+                    return: [${{keys(r.headers)}}, ${{keys(e.headers)}}]
+        """)
+    ok_names, error_names = workflow_runtime.run(source).result()
+    assert "Content-Type" in ok_names
+    assert "X-Goog-Trace" in ok_names
+    assert "content-type" not in ok_names
+    assert "X-Request-Id" in error_names
+
+
+# ---------------------------------------------------------------- #35 the call depth counts main
+
+DEPTH = """
+main:
+  params: [n]
+  steps:
+    - c:
+        call: down
+        args: {n: ${n}}
+        result: r
+    - r:
+        return: ${r}
+down:
+  params: [n]
+  steps:
+    - base:
+        switch:
+          - condition: ${n == 1}
+            return: 1
+    - rec:
+        call: down
+        args: {n: ${n - 1}}
+        result: r
+    - r:
+        return: ${r + 1}
+"""
+
+
+def test_35_the_call_depth_limit_counts_main(workflow_runtime: WorkflowRuntime) -> None:
+    """#35: at most 20 frames with main among them: 19 nested subworkflow calls run, 20 raise RecursionError."""
+    assert workflow_runtime.run(DEPTH, 19).result() == 19
+    execution = workflow_runtime.run(DEPTH, 20)
+    assert execution.error["tags"] == ["RecursionError"]
+    assert "maximum call depth (20)" in execution.error["message"]
+
+
+# ---------------------------------------------------------------- #36 a subworkflow named like a helper
+
+def test_36_a_call_step_goes_to_the_workflow_s_own_subworkflow_named_like_a_helper(
+    workflow_runtime: WorkflowRuntime,
+) -> None:
+    """#36: ``call: double`` (and ``len``, ``string``) runs the workflow's subworkflow, not the helper."""
+    source = dedent("""
+        main:
+          steps:
+            - a:
+                call: double
+                args: {n: 21}
+                result: x
+            - b:
+                call: len
+                args: [abc]
+                result: y
+            - c:
+                call: string
+                args: {value: 5}
+                result: z
+            - r:
+                return: [${x}, ${y}, ${z}, ${double(4)}, ${int("7")}]
+        double:
+          params: [n]
+          steps:
+            - r:
+                return: ${n * 2}
+        len:
+          params: [s]
+          steps:
+            - r:
+                return: "own len"
+        string:
+          params: [value]
+          steps:
+            - r:
+                return: ${"own string " + text.substring("ok!", 0, 2)}
+        """)
+    execution = workflow_runtime.run(source)
+    assert execution.state is ExecutionState.SUCCEEDED, execution.error
+    assert execution.result() == [42, "own len", "own string ok", 8, 7]
