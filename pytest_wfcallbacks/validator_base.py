@@ -283,7 +283,6 @@ class _BuilderBase:
             if not match:
                 return _constant(value)
             text = match.group(1)
-            self.check_expression_length(value, owner, key, path)
             try:
                 compiled = compile_expression(text, self.ctx)
             except ExprSyntaxError as exc:
@@ -292,6 +291,8 @@ class _BuilderBase:
             except CompileError as exc:
                 where, snippet = self.expr_location(owner, key, path, exc.offset, text)
                 raise self.fail(f"in ${{{text}}}: {exc.message}", where, snippet) from None
+            # After compiling: an expression that is also malformed reports what is wrong inside it first.
+            self.check_expression_length(value, owner, key, path)
             if scope is not None:
                 where, _ = self.expr_location(owner, key, path, None)
                 for name in compiled.reads:
