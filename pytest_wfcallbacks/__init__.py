@@ -29,6 +29,7 @@ from .connectors import (
     ConnectorRegistry,
 )
 from .errors import (
+    ClockBackwardsError,
     DeadlockError,
     ExecutionCancelled,
     Location,
@@ -74,6 +75,7 @@ __all__ = [
     "FAKE_TOKEN",
     "Callback",
     "CallbackResponse",
+    "ClockBackwardsError",
     "ConnectorCall",
     "ConnectorError",
     "ConnectorFake",

@@ -277,11 +277,11 @@ def _execution_for_url(url: str) -> Execution | None:
 
 
 def assert_branch_order(execution: Execution, step: str, expected: Sequence[Any]) -> None:
-    """Assert the order in which parallel branches reached ``step`` (names, or loop values)."""
+    """Assert the order in which parallel branches reached ``step`` (names, or loop values with their type)."""
     __tracebackhide__ = True
     actual = execution.branch_order(step)
-    want = [item if isinstance(item, str) else _label(item) for item in expected]
-    if actual == want:
+    want = list(expected)
+    if _same_values(actual, want):
         return
     runtime = execution._runtime
     arrivals = [f"  {item.branch} @{_vt(runtime, item.ns)}" for item in execution.history
@@ -293,7 +293,12 @@ def assert_branch_order(execution: Execution, step: str, expected: Sequence[Any]
     )
 
 
-def _label(item: Any) -> str:
-    from .values import json_encode
-
-    return json_encode(item)
+def _same_values(actual: Any, expected: Any) -> bool:
+    """Equality that keeps Workflows types apart: 1 is not "1", 1.0 or true."""
+    if type(actual) is not type(expected):
+        return False
+    if isinstance(actual, list):
+        return len(actual) == len(expected) and all(_same_values(a, e) for a, e in zip(actual, expected, strict=True))
+    if isinstance(actual, dict):
+        return list(actual) == list(expected) and all(_same_values(actual[k], expected[k]) for k in actual)
+    return bool(actual == expected)

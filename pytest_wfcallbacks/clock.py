@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
-from .errors import WfCallbacksError
+from .errors import ClockBackwardsError
 
 NS = 1_000_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -145,14 +145,15 @@ class VirtualClock:
     def advance(self, seconds: float) -> None:
         """Move forward by ``seconds``, firing due timers in order and running what they wake."""
         if seconds < 0:
-            raise WfCallbacksError(f"the clock cannot go backwards (advance({seconds}))")
+            raise ClockBackwardsError(f"the clock cannot go backwards (advance({seconds})): it only moves forward; "
+                                      "start a new runtime (or set start_time) for an earlier instant")
         self._advance_to_ns(self._now_ns + seconds_to_ns(seconds))
 
     def advance_to(self, when: datetime | float) -> None:
         """Move forward to an instant (aware datetime or epoch seconds); never backwards."""
         target = datetime_to_ns(when) if isinstance(when, datetime) else seconds_to_ns(float(when))
         if target < self._now_ns:
-            raise WfCallbacksError(
+            raise ClockBackwardsError(
                 f"the clock cannot go backwards: now is {self.now().isoformat()}, asked for "
                 f"{ns_to_datetime(target).isoformat()}"
             )
@@ -170,7 +171,7 @@ class VirtualClock:
     def set_now_ns(self, ns: int) -> None:
         """Move to an instant (used by the runtime's drive loop); never backwards."""
         if ns < self._now_ns:
-            raise WfCallbacksError("the clock cannot go backwards")
+            raise ClockBackwardsError("the clock cannot go backwards")
         self._now_ns = ns
 
     @contextmanager

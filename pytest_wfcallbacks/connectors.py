@@ -409,9 +409,11 @@ class ConnectorRegistry:
         if type(workflow_id) is not str:
             raise type_error(f"{name}: workflow_id must be a string, got {type_name(workflow_id)}")
         plural = name == CHILD_MAP_CONNECTOR
-        unknown = sorted(set(args) - {"workflow_id", "arguments" if plural else "argument", "location", "project_id"})
+        known = {"workflow_id", "arguments", "timeout"} if plural else {"workflow_id", "argument"}
+        unknown = sorted(set(args) - known - {"location", "project_id"})
         if unknown:
             raise type_error(f"{name}: unexpected argument(s) {', '.join(unknown)}")
+        map_timeout = _map_timeout(name, args) if plural else None
         project = args.get("project_id")
         location = args.get("location")
         deployed_names = runtime.workflow_names()
@@ -443,7 +445,10 @@ class ConnectorRegistry:
             except WfCallbacksError as exc:
                 raise _http_error(400, f"{name}: {exc}") from None
         call = self._record(th, name, args, params, tuple(children))
-        yield from _wait_for(th, children, call.timeout, name)
+        if map_timeout is not None:
+            yield from _wait_for(th, children, map_timeout, name, "the `timeout` argument")
+        else:
+            yield from _wait_for(th, children, call.timeout, name)
         results = []
         for child in children:
             state = str(child.facade.state)
@@ -462,8 +467,25 @@ def _http_error(code: int, message: str) -> WorkflowError:
 # Parameter order of the connectors that also take positional args (experimental.executions.*).
 _POSITIONAL: dict[str, tuple[str, ...]] = {
     "experimental.executions.run": ("workflow_id", "argument"),
-    "experimental.executions.map": ("workflow_id", "arguments"),
+    "experimental.executions.map": ("workflow_id", "arguments", "timeout", "location", "project_id"),
 }
+
+
+def _map_timeout(name: str, args: dict[str, Any]) -> float | None:
+    """``experimental.executions.map``'s own ``timeout`` (float seconds, default 1800.0), checked.
+
+    The function reference: "The request timeout, in seconds (default: 1800.0). If the request
+    takes longer than the timeout, a TimeoutError is raised." None when the call does not give it
+    (then ``connector_params.timeout``, default 1800, applies as for every connector).
+    """
+    if "timeout" not in args or args["timeout"] is None:
+        return None
+    timeout = args["timeout"]
+    if not _number(timeout):
+        raise type_error(f"{name}: timeout must be a number of seconds, got {type_name(timeout)}")
+    if not 0 < timeout <= MAX_TIMEOUT:
+        raise value_error(f"{name}: timeout must be more than 0 and at most {MAX_TIMEOUT} seconds, got {timeout}")
+    return float(timeout)
 
 
 def _number(value: Any) -> bool:
@@ -528,7 +550,8 @@ def _execution_error(child: Any, workflow_id: str) -> dict[str, Any]:
     }
 
 
-def _wait_for(th: WorkflowThread, children: list[ExecutionHost], timeout: int, name: str) -> Generator[Any, Any, None]:
+def _wait_for(th: WorkflowThread, children: list[ExecutionHost], timeout: float, name: str,
+              source: str = "connector_params.timeout") -> Generator[Any, Any, None]:
     """Block ``th`` until every child has ended, or raise ``TimeoutError`` after ``timeout`` virtual seconds.
 
     Each child calls back when the runtime has settled its final state (whatever ended
@@ -557,7 +580,7 @@ def _wait_for(th: WorkflowThread, children: list[ExecutionHost], timeout: int, n
         waiting[0] = False
         kernel.wake(th, None, wf_error(
             "TimeoutError", f"{name}: the child execution(s) {', '.join(sorted(pending))} did not end within "
-                            f"the connector timeout of {timeout} seconds (connector_params.timeout)"))
+                            f"the timeout of {timeout:g} seconds ({source})"))
 
     def cleanup() -> None:
         waiting[0] = False

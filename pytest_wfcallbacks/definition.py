@@ -174,7 +174,6 @@ class ParallelStep(Step):
     loop: LoopSpec | None
     shared: tuple[str, ...]
     concurrency_limit: Template | None
-    continue_all: bool
     #: Source line of each branch in ``branches`` (coverage counts each branch as a line).
     branch_lines: tuple[int, ...] = ()
 

@@ -97,6 +97,14 @@ class ExecutionCancelled(WfCallbacksError):
         super().__init__(f"execution {getattr(execution, 'id', '?')} was cancelled")
 
 
+class ClockBackwardsError(WfCallbacksError, ValueError):
+    """`VirtualClock.advance` with a negative amount, or `advance_to` an instant already past.
+
+    Also a `ValueError`, the convention of trio's ``MockClock`` and time-machine, so code
+    written against those clocks catches it unchanged.
+    """
+
+
 class DeadlockError(WfCallbacksError):
     """A drive could not make progress: nothing can run and no timer can fire (or time ran out)."""
 

@@ -171,15 +171,21 @@ class Execution:
         it called) by default, or the parallel ``branch`` given by its id (``par/b1``, ``loop[0]``) or label."""
         return thread_path(self.step_entries, branch, self._branch_labels())
 
-    def branch_order(self, step: str) -> list[str]:
-        """Labels of parallel branches in the order they first entered ``step``."""
-        seen: list[str] = []
-        labels = self._branch_labels()
+    def branch_order(self, step: str) -> list[Any]:
+        """Parallel branches in the order they first entered ``step``: a branch by its name, a
+        parallel-`for` iteration by its loop value, with its type (``1``, not ``"1"``)."""
+        seen: list[Any] = []
+        names: dict[str, Any] = {}
+        for item in self._history:
+            if item.kind is EventKind.BRANCH_STARTED and item.branch is not None:
+                details = item.details
+                names[item.branch] = details["value"] if "value" in details else str(details.get("label"))
+        entered: set[str] = set()
         for item in self.history:
-            if item.kind is EventKind.STEP_ENTERED and item.step == step and item.branch is not None:
-                label = labels.get(item.branch, item.branch)
-                if label not in seen:
-                    seen.append(label)
+            if (item.kind is EventKind.STEP_ENTERED and item.step == step and item.branch is not None
+                    and item.branch not in entered):
+                entered.add(item.branch)
+                seen.append(names.get(item.branch, item.branch))
         return seen
 
     def timeline(self) -> str:

@@ -291,15 +291,33 @@ def build_result(response: httpx.Response, target: str, limit: int = MAX_RESPONS
 
 
 def response_headers(response: httpx.Response) -> dict[str, str]:
-    """Header name (as the server wrote it) -> value; repeated headers joined with ``", "``."""
+    """Canonical header name -> value; repeated headers (any casing) joined with ``", "``.
+
+    docs/decisions.md #34: names are given in canonical form (`canonical_header_name`), whatever
+    casing the server (or the test's mock) wrote, so a workflow cannot come to depend on one mock's
+    spelling; HTTP/2 servers send every name in lower case on the wire.
+    """
     out: dict[str, str] = {}
-    names: dict[str, str] = {}
     for raw_name, raw_value in response.headers.raw:
-        name = raw_name.decode("latin-1")
+        key = canonical_header_name(raw_name.decode("latin-1"))
         value = raw_value.decode("latin-1")
-        key = names.setdefault(name.lower(), name)
         out[key] = f"{out[key]}, {value}" if key in out else value
     return out
+
+
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def canonical_header_name(name: str) -> str:
+    """``content-type`` -> ``Content-Type``, ``x-request-id`` -> ``X-Request-Id``.
+
+    The rule of Go's ``textproto.CanonicalMIMEHeaderKey``: the first letter and each letter after
+    a hyphen upper case, the rest lower case; a name holding a character that is not a token
+    character (a space, say) is left as it is.
+    """
+    if not name or any(char not in _TOKEN_CHARS for char in name):
+        return name
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
 def decode_response_body(content: bytes, content_type: str | None) -> Any:

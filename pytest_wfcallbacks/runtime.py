@@ -43,7 +43,7 @@ from .execution import Execution, ExecutionFinished, ExecutionState
 from .history import EventKind, HistoryEvent
 from .hosting import RuntimeHostImpl
 from .interpreter.scheduler import Kernel
-from .interpreter.threads import BranchAborted, WorkflowThread
+from .interpreter.threads import ExecutionStopped, WorkflowThread
 from .outbound import OutboundHttp
 from .parts import check_entry, entry_body
 from .record import ExecutionRecord, LogEntry, ThreadSnapshot
@@ -445,7 +445,7 @@ class WorkflowRuntime:
             self._end_execution(execution, ExecutionState.SUCCEEDED, value, None)
         elif isinstance(error, WorkflowError):
             self._end_execution(execution, ExecutionState.FAILED, None, error)
-        elif isinstance(error, BranchAborted):
+        elif isinstance(error, ExecutionStopped):
             self._end_execution(execution, ExecutionState.CANCELLED, None, None)
         else:
             execution._internal_errors.append(error)

@@ -33,6 +33,8 @@ class Limits:
     argument_bytes: int = 512 * 1024
     callback_body_bytes: int = 1024 * 1024
     http_response_bytes: int = 2 * 1024 * 1024
+    #: Characters of one ``${...}`` expression, delimiters included (checked at deploy).
+    expression_length: int = 400
     #: History events one execution keeps (not a service limit: it bounds the double's memory);
     #: past it the oldest after the start are dropped behind a ``record truncated`` marker.
     record_entries: int = 100_000

@@ -70,8 +70,8 @@ class StepEntry:
 
     ``state`` is ``STATE_IN_PROGRESS`` while the step runs (a call waiting for a callback,
     a subworkflow running its steps) and becomes ``STATE_SUCCEEDED``, ``STATE_FAILED``
-    (``exception`` then holds the error value) or ``STATE_CANCELLED`` (the execution or
-    the branch was stopped) as the step ends; ``update_time`` is when that happened.
+    (``exception`` then holds the error value) or ``STATE_CANCELLED`` (the execution ended
+    while the step ran) as the step ends; ``update_time`` is when that happened.
     """
 
     #: Monotonic from 1, in entry order.

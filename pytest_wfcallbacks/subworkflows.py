@@ -23,7 +23,7 @@ from .clock import ns_to_datetime, seconds_to_ns
 from .errors import WfCallbacksError, WorkflowError, wf_error
 from .fakes import MISSING, FakeBase, FakeError, FakeOptions, answer, check_options
 from .history import EventKind
-from .interpreter.threads import BLOCK, BranchAborted
+from .interpreter.threads import BLOCK, ExecutionStopped
 from .step_entries import STATE_IN_PROGRESS
 from .values import copy_value
 
@@ -222,8 +222,8 @@ class SubworkflowRegistry:
 def _take(th: WorkflowThread, seconds: float, name: str) -> Generator[Any, Any, None]:
     """Block ``th`` for the ``after`` seconds a faked call takes (a wait of its own, not a ``sleep``:
     the timeline shows it as the faked call)."""
-    if th.aborted:  # its execution ended while it ran: unwind, do not start waiting
-        raise BranchAborted()
+    if th.stopped:  # its execution ended while it ran: unwind, do not start waiting
+        raise ExecutionStopped()
     kernel = th.kernel
     deadline = kernel.clock.now_ns + seconds_to_ns(seconds)
 

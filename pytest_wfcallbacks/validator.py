@@ -492,8 +492,10 @@ class _Builder(_BuilderBase):
         where = self.loc(body, "call", path)
         if not isinstance(target, str) or not target:
             raise self.fail("`call` takes a function, subworkflow or connector name", where)
-        function = self.registry.get(target)
         subworkflow = target if target in self.ctx.subworkflows else None
+        # The workflow's own subworkflow wins over a helper of the same name (`double`, `len`...),
+        # as it does inside expressions (docs/decisions.md #36).
+        function = None if subworkflow is not None else self.registry.get(target)
         raw_args = body.get("args")
         positional = isinstance(raw_args, list)
         args = None if raw_args is None else self.template(raw_args, body, "args", path, scope)
@@ -507,6 +509,7 @@ class _Builder(_BuilderBase):
                 self.routine_blocks[self.routine] = True
             self.check_args(target, function.param_names, [p.name for p in function.params if p.required],
                             raw_args, body, path, function_name=True)
+            self.check_callback_method(target, raw_args, path)
         if subworkflow is not None:
             self.routine_calls[self.routine].add(subworkflow)
             params = self.ctx.subworkflows[subworkflow]
@@ -652,6 +655,7 @@ class _Builder(_BuilderBase):
                     self.loc(shared_raw, index, path),
                 )
         shared = frozenset(shared_raw)
+        # "Note that `continueAll` is the only policy currently supported" (parallel steps reference).
         policy = raw.get("exception_policy")
         if policy is not None and policy != "continueAll":
             raise self.fail("`exception_policy` can only be `continueAll`", self.loc(raw, "exception_policy", path))
@@ -710,8 +714,7 @@ class _Builder(_BuilderBase):
                 loop = self.loop_spec(raw["for"], raw, "for", info, scope, path, parallel=shared)
         finally:
             self.parallel_depth -= 1
-        return ParallelStep(*common, tuple(branches), loop, tuple(shared_raw), limit, policy == "continueAll",
-                            tuple(branch_lines))
+        return ParallelStep(*common, tuple(branches), loop, tuple(shared_raw), limit, tuple(branch_lines))
 
     def try_step(
         self, common: _Common, body: Any, info: _BlockInfo, scope: _ScopeInfo, path: str
@@ -722,6 +725,7 @@ class _Builder(_BuilderBase):
         if isinstance(raw, dict) and set(raw) == {"steps"}:
             block = self.build_block(raw["steps"], raw, "steps", child, scope, path)
         elif isinstance(raw, dict):
+            self.check_try_body_is_not_a_loop(raw, path)
             inner_name = f"{common[0]}.try"
             inner = self.build_step(inner_name, raw, body, child, scope, f"{path}/try", where)
             block = child.block

@@ -253,6 +253,19 @@ class _BuilderBase:
                 snippet = f"    {text}\n    {' ' * (column - 1)}^"
         return Location(self.source.file, line, column, path), snippet
 
+    def check_expression_length(self, value: str, owner: Any, key: Any, path: str) -> None:
+        """The expressions reference: "There is a limit to the expression length" (the figure is not
+        published; the Go emulator's 400 characters is the default, docs/decisions.md #23). The whole
+        ``${...}`` text counts, delimiters included: the stricter reading."""
+        limit = self.limits.expression_length
+        if len(value) > limit:
+            where, _ = self.expr_location(owner, key, path, None)
+            raise self.fail(
+                f"expression is {len(value)} characters long (`${{...}}` included); at most {limit} are allowed "
+                "(limit `expression_length`): compute it in several steps (assign parts to variables) or in a "
+                "subworkflow",
+                where)
+
     def compile_node(self, node: Any, where: Location, scope: _ScopeInfo, text: str) -> Compiled:
         from .expr.compiler import compile_node
 
@@ -278,6 +291,8 @@ class _BuilderBase:
             except CompileError as exc:
                 where, snippet = self.expr_location(owner, key, path, exc.offset, text)
                 raise self.fail(f"in ${{{text}}}: {exc.message}", where, snippet) from None
+            # After compiling: an expression that is also malformed reports what is wrong inside it first.
+            self.check_expression_length(value, owner, key, path)
             if scope is not None:
                 where, _ = self.expr_location(owner, key, path, None)
                 for name in compiled.reads:
@@ -322,6 +337,41 @@ class _BuilderBase:
         if isinstance(value, float) and math.isnan(value):
             raise self.fail("NaN is not a Workflows value", self.loc(owner, key, path))
         return _constant(value)
+
+    # ---------------------------------------------------------------- checks of what the service refuses at deploy
+    def check_callback_method(self, target: str, raw_args: Any, path: str) -> None:
+        """A literal ``http_callback_method`` outside the service's methods fails at deploy, not at run time."""
+        from .definition import CALLBACK_METHODS
+
+        if target != "events.create_callback_endpoint":
+            return
+        key: str | int
+        if isinstance(raw_args, dict) and "http_callback_method" in raw_args:
+            key = "http_callback_method"
+        elif isinstance(raw_args, list) and raw_args:
+            key = 0
+        else:
+            return
+        owner: Any = raw_args
+        method = owner[key]
+        if isinstance(method, str) and _EXPR_RE.match(method):
+            return  # computed at run time: checked there
+        if method not in CALLBACK_METHODS:
+            raise self.fail(f"http_callback_method must be one of {', '.join(CALLBACK_METHODS)}, got {method!r}",
+                            self.loc(owner, key, path))
+
+    def check_try_body_is_not_a_loop(self, raw: dict[str, Any], path: str) -> None:
+        """A `for` as the direct body of `try` fails to deploy in the service.
+
+        The service's documented known issue ("loop step name should not be empty"): only a loop in
+        a named step under `try: steps:` deploys, so one that passed here must not fail there.
+        """
+        if "for" in raw:
+            raise self.fail(
+                "a `for` loop cannot be the direct body of `try` (the service refuses it at deploy: \"loop step "
+                "name should not be empty\"); put the loop in a named step under `try: steps:`, e.g. "
+                "`try: {steps: [{my_loop: {for: ...}}]}`",
+                self.loc(raw, "for", path, of_key=True))
 
     # ---------------------------------------------------------------- whole-workflow checks
     def check_reads(self, scope: _ScopeInfo) -> None:

@@ -168,8 +168,48 @@ main:
                     - x: ${n}
 """)
     assert_branch_order(execution, "arrive", [3, 2, 1])
+    assert execution.branch_order("arrive") == [3, 2, 1]
+    assert all(type(value) is int for value in execution.branch_order("arrive"))  # 1, not "1"
+    with pytest.raises(AssertionError, match=r"in the order \[3, 2, 1\], expected \['3', '2', '1'\]"):
+        assert_branch_order(execution, "arrive", ["3", "2", "1"])
     with pytest.raises(AssertionError, match="no branch reached step 'nowhere'"):
         assert_branch_order(execution, "nowhere", [1])
+
+
+def test_branch_order_keeps_loop_values_typed_and_branch_names_strings(workflow_runtime: WorkflowRuntime) -> None:
+    """Loop values come back with their type (a map stays a map, a double a double); names stay strings."""
+    execution = workflow_runtime.run("""
+main:
+  steps:
+    - fan:
+        parallel:
+          for:
+            value: v
+            in: [{id: 7}, 2.5, "x", true]
+            steps:
+              - arrive:
+                  assign:
+                    - v: changed
+    - named:
+        parallel:
+          branches:
+            - "1":
+                steps:
+                  - here:
+                      assign:
+                        - y: 1
+            - two:
+                steps:
+                  - here:
+                      assign:
+                        - y: 2
+""")
+    assert execution.branch_order("arrive") == [{"id": 7}, 2.5, "x", True]
+    assert [type(v) for v in execution.branch_order("arrive")] == [dict, float, str, bool]
+    assert execution.branch_order("here") == ["1", "two"]
+    assert_branch_order(execution, "arrive", [{"id": 7}, 2.5, "x", True])
+    with pytest.raises(AssertionError):
+        assert_branch_order(execution, "arrive", [{"id": 7}, 2.5, "x", 1])  # true is not 1
 
 
 # ---------------------------------------------------------------- as a pytest user sees them

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pytest_wfcallbacks import VirtualClock, WfCallbacksError
+from pytest_wfcallbacks import ClockBackwardsError, VirtualClock, WfCallbacksError
 from pytest_wfcallbacks.settings import DEFAULT_START_TIME
 
 START = datetime(2030, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
@@ -48,6 +48,30 @@ def test_clock_refuses_to_go_backwards() -> None:
         clock.advance_to(START)
     with pytest.raises(WfCallbacksError, match="backwards"):
         clock.advance(-1)
+
+
+def test_going_backwards_is_a_clock_backwards_error_that_is_also_a_value_error() -> None:
+    """The convention of trio's and time-machine's clocks: a ValueError; ours is also a WfCallbacksError."""
+    clock = VirtualClock(START)
+    clock.advance(10)
+    with pytest.raises(ValueError, match=r"advance\(-1\)"):
+        clock.advance(-1)
+    with pytest.raises(ClockBackwardsError, match="now is 2030-05-06T07:08:19"):
+        clock.advance_to(START)
+    with pytest.raises(ClockBackwardsError):
+        clock.advance_to(START.timestamp() + 9.5)
+    assert issubclass(ClockBackwardsError, WfCallbacksError)
+    assert issubclass(ClockBackwardsError, ValueError)
+    assert clock.now() == START + timedelta(seconds=10)  # a refused move leaves the clock where it was
+    clock.advance(0)  # zero is no move backwards
+    clock.advance_to(START + timedelta(seconds=10))  # nor is now
+    assert clock.now() == START + timedelta(seconds=10)
+
+
+def test_the_runtime_clock_raises_it_too(workflow_runtime) -> None:
+    workflow_runtime.clock.advance(5)
+    with pytest.raises(ValueError, match="backwards"):
+        workflow_runtime.clock.advance_to(workflow_runtime.settings.start_time)
 
 
 def test_advance_to_accepts_datetimes_and_epoch_seconds() -> None:

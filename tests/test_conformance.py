@@ -62,3 +62,6 @@ def test_conformance(case: dict[str, Any], workflow_server: Any) -> None:
             assert execution.state is ExecutionState.SUCCEEDED, (
                 f"expected {case['result']!r}, got {execution.state}: {execution.error!r}")
             assert _same(execution.value, case["result"]), f"got {execution.value!r}, expected {case['result']!r}"
+        for step, expected in (case.get("branch_order") or {}).items():
+            order = execution.branch_order(step)
+            assert _same(order, expected), f"branches reached {step!r} in the order {order!r}, expected {expected!r}"

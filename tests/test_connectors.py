@@ -661,6 +661,42 @@ def test_experimental_map_fails_when_one_child_fails(workflow_runtime: WorkflowR
     assert workflow_runtime.run(source).result()["error"]["tags"] == ["ExecutionError"]
 
 
+MAP = "experimental.executions.map"
+
+
+def test_experimental_map_timeout_argument_raises_timeout_error(workflow_runtime: WorkflowRuntime) -> None:
+    """The map's own ``timeout`` (float seconds): children that run longer raise TimeoutError at it."""
+    workflow_runtime.deploy(CHILD, name="child")
+    named = workflow_runtime.run(call_flow(MAP, {"workflow_id": "child", "arguments": [{"n": 5}, {"n": 50}],
+                                                 "timeout": 12.5}, catch=True))
+    error = named.result()["error"]
+    assert error["tags"] == ["TimeoutError"]
+    assert "12.5 seconds (the `timeout` argument)" in error["message"]
+    assert named.duration == 12.5
+
+    positional = workflow_runtime.run(call_flow(MAP, ["child", [{"n": 5}], 10], catch=True))
+    assert positional.result() == [10]  # within its timeout: the results
+    assert positional.duration == 5.0
+
+
+def test_experimental_map_timeout_defaults_to_1800_seconds(workflow_runtime: WorkflowRuntime) -> None:
+    workflow_runtime.deploy(CHILD, name="child")
+    execution = workflow_runtime.run(call_flow(MAP, {"workflow_id": "child", "arguments": [{"n": 1}, {"n": 2000}]},
+                                               catch=True))
+    assert execution.result()["error"]["tags"] == ["TimeoutError"]
+    assert execution.duration == 1800.0
+
+
+@pytest.mark.parametrize(("timeout", "tag"), [("60", "TypeError"), (True, "TypeError"), (0, "ValueError"),
+                                              (31_536_001, "ValueError")])
+def test_experimental_map_timeout_must_be_a_positive_number(workflow_runtime: WorkflowRuntime, timeout: Any,
+                                                            tag: str) -> None:
+    workflow_runtime.deploy(CHILD, name="child")
+    source = call_flow(MAP, {"workflow_id": "child", "arguments": [{"n": 1}], "timeout": timeout}, catch=True)
+    assert workflow_runtime.run(source).result()["error"]["tags"] == [tag]
+    assert len(workflow_runtime.executions) == 1  # refused before any child started
+
+
 def test_cancelling_the_parent_leaves_the_child_running(workflow_runtime: WorkflowRuntime) -> None:
     workflow_runtime.deploy(CHILD, name="child")
     parent = workflow_runtime.execute(run_child(100))

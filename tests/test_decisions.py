@@ -91,19 +91,20 @@ main:
 """
 
 
-def test_14_default_policy_stops_a_running_branch_at_its_next_step_boundary(
+def test_14_a_failing_branch_ends_alone_and_the_others_run_to_their_end(
     workflow_runtime: WorkflowRuntime,
 ) -> None:
-    """#14: by default the first unhandled branch error stops the other branches at their next step boundary.
+    """#14: without ``exception_policy`` (continueAll, the only policy) an unhandled error ends its own branch only.
 
-    The busy branch logs at 0, 0.3, 0.6 and 0.9 s; the error comes at 1 s, while it sleeps until 1.2 s;
-    when it wakes it must not run another step. The parallel step raises UnhandledBranchError.
+    The busy branch logs at 0, 0.3, ... 2.7 s; the error comes at 1 s, while it sleeps; it goes on to
+    its tenth log and its last nap, then the parallel step raises one UnhandledBranchError.
     """
     execution = workflow_runtime.run(STOPPING)
     assert execution.state is ExecutionState.FAILED
     assert execution.error["tags"] == ["UnhandledBranchError"]
     assert [b["id"] for b in execution.error["branches"]] == ["bad"]
-    assert [entry.payload for entry in execution.logs] == [1, 2, 3, 4]
+    assert [entry.payload for entry in execution.logs] == list(range(1, 11))
+    assert execution.duration == pytest.approx(3.0)
 
 
 def test_14_continue_all_lets_every_branch_run_to_its_end(workflow_runtime: WorkflowRuntime) -> None:
@@ -137,21 +138,78 @@ main:
 """
 
 
-@pytest.mark.parametrize(
-    ("policy", "started", "logged"),
-    [("default", 1, []), ("continueAll", 3, ["second", "third"])],
-)
-def test_14_queued_branches_never_start_after_a_failure_by_default(
-    workflow_runtime: WorkflowRuntime, policy: str, started: int, logged: list[str]
-) -> None:
-    """#14: by default, branches still queued when the first branch fails never start; continueAll starts them."""
+@pytest.mark.parametrize("policy", ["default", "continueAll"])
+def test_14_queued_branches_still_start_after_a_failure(workflow_runtime: WorkflowRuntime, policy: str) -> None:
+    """#14: branches still queued when a branch fails start and run to their end, with or without the policy."""
     source = QUEUED if policy == "default" else QUEUED.replace(
         "          concurrency_limit: 1\n", f"          concurrency_limit: 1\n          exception_policy: {policy}\n")
     execution = workflow_runtime.run(source)
     assert execution.error["tags"] == ["UnhandledBranchError"]
     assert len(execution.error["branches"]) == 1
-    assert sum(e.kind is EventKind.BRANCH_STARTED for e in execution.history) == started
-    assert [entry.payload for entry in execution.logs] == logged
+    assert sum(e.kind is EventKind.BRANCH_STARTED for e in execution.history) == 3
+    assert [entry.payload for entry in execution.logs] == ["second", "third"]
+
+
+SLOW_FIRST = """
+main:
+  steps:
+    - par:
+        parallel:
+          for:
+            value: n
+            in: [3, 1, 2]
+            steps:
+              - nap:
+                  call: sys.sleep
+                  args: {seconds: ${n}}
+              - boom:
+                  raise: ${"failed " + string(n)}
+"""
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_14_branch_errors_are_listed_in_iteration_order_whatever_order_they_happened_in(
+    workflow_server: WorkflowServer, seed: int
+) -> None:
+    """#14: the errors happen at t+1, t+2, t+3 (iterations 1, 2, 0); the list is in iteration order."""
+    with WorkflowRuntime(server=workflow_server, seed=seed, schedule="random") as runtime:
+        execution = runtime.run(SLOW_FIRST)
+    assert [b["id"] for b in execution.error["branches"]] == ["0", "1", "2"]
+    assert [b["error"]["payload"] for b in execution.error["branches"]] == ['"failed 3"', '"failed 1"', '"failed 2"']
+    assert execution.duration == 3.0
+
+
+def test_14_explore_sees_one_outcome_when_only_the_order_of_branch_errors_varies(
+    workflow_runtime: WorkflowRuntime,
+) -> None:
+    """#14: two branches fail at the same instant in either order: one outcome, not two."""
+    source = """
+main:
+  steps:
+    - par:
+        parallel:
+          branches:
+            - left:
+                steps:
+                  - l:
+                      raise: left failed
+            - right:
+                steps:
+                  - r:
+                      raise: right failed
+"""
+    outcomes = workflow_runtime.explore(source, runs=20)
+    assert len(outcomes) == 1
+    assert [b["id"] for b in outcomes[0].error["branches"]] == ["left", "right"]
+
+
+def test_14_another_exception_policy_is_a_deploy_error_naming_continue_all(workflow_runtime: WorkflowRuntime) -> None:
+    """#14: ``exception_policy`` other than continueAll fails at deploy, at its line, naming the one value."""
+    source = branches(2).replace("    parallel:\n", "    parallel:\n      exception_policy: abortAll\n", 1)
+    with pytest.raises(WorkflowSyntaxError) as info:
+        workflow_runtime.deploy(source)
+    assert info.value.line == 3
+    assert "`continueAll`" in str(info.value)
 
 
 # ---------------------------------------------------------------- #15 implicit_string_concat on the runtime object
@@ -217,6 +275,7 @@ def test_23_default_limits_are_the_decided_values() -> None:
         "argument_bytes": 512 * KB,
         "callback_body_bytes": 1024 * KB,
         "http_response_bytes": 2 * 1024 * KB,
+        "expression_length": 400,
         "record_entries": 100_000,  # not a service limit: bounds the double's memory (docs/semantics.md §7)
     }
 
@@ -575,3 +634,150 @@ def test_32_name_first_assigned_in_a_parallel_branch_read_after_it_is_a_deploy_e
             return: ${made}
         """)
     assert "variable 'made' is read" in message
+
+
+# ---------------------------------------------------------------- #33 a raised string, caught
+
+def test_33_a_raised_string_is_caught_as_that_string(workflow_runtime: WorkflowRuntime) -> None:
+    """#33: ``raise: "text"`` caught with ``except: as: e`` gives e == "text", a string (not a map)."""
+    source = dedent("""
+        - guarded:
+            try:
+              raise: "out of stock"
+            except:
+              as: e
+              steps:
+                - r:
+                    return: [${e}, ${get_type(e)}]
+        """)
+    assert workflow_runtime.run(source).result() == ["out of stock", "string"]
+
+
+def test_33_reading_message_or_tags_of_a_raised_string_fails_here_as_it_would_in_production(
+    workflow_runtime: WorkflowRuntime,
+) -> None:
+    """#33: a handler that treats the string as a map (``e.message``, ``"tags" in e``) fails here."""
+    def handler(expression: str) -> str:
+        return dedent(f"""
+            - guarded:
+                try:
+                  raise: "out of stock"
+                except:
+                  as: e
+                  steps:
+                    - r:
+                        return: ${{{expression}}}
+            """)
+    assert error_tags(workflow_runtime, handler("e.message")) == ["TypeError"]
+    assert error_tags(workflow_runtime, handler('"tags" in e')) == ["TypeError"]
+    uncaught = workflow_runtime.run("- boom:\n    raise: out of stock\n")
+    assert uncaught.error == "out of stock"
+
+
+# ---------------------------------------------------------------- #34 response header names
+
+def test_34_response_header_names_are_canonical_whatever_the_server_wrote(workflow_runtime: WorkflowRuntime) -> None:
+    """#34: ``content-type`` from an HTTP/2-style server reads as ``Content-Type`` in http.* results and errors."""
+    workflow_runtime.http.get(API).respond(200, json={"ok": True},
+                                           headers={"content-type": "application/json", "x-goog-trace": "t1"})
+    workflow_runtime.http.get(API + "/missing").respond(404, headers={"X-REQUEST-ID": "r9"})
+    source = dedent(f"""
+        - ok:
+            call: http.get
+            args: {{url: "{API}"}}
+            result: r
+        - missing:
+            try:
+              call: http.get
+              args: {{url: "{API}/missing"}}
+            except:
+              as: e
+              steps:
+                - done:
+                    return: [${{keys(r.headers)}}, ${{keys(e.headers)}}]
+        """)
+    ok_names, error_names = workflow_runtime.run(source).result()
+    assert "Content-Type" in ok_names
+    assert "X-Goog-Trace" in ok_names
+    assert "content-type" not in ok_names
+    assert "X-Request-Id" in error_names
+
+
+# ---------------------------------------------------------------- #35 the call depth counts main
+
+DEPTH = """
+main:
+  params: [n]
+  steps:
+    - c:
+        call: down
+        args: {n: ${n}}
+        result: r
+    - r:
+        return: ${r}
+down:
+  params: [n]
+  steps:
+    - base:
+        switch:
+          - condition: ${n == 1}
+            return: 1
+    - rec:
+        call: down
+        args: {n: ${n - 1}}
+        result: r
+    - r:
+        return: ${r + 1}
+"""
+
+
+def test_35_the_call_depth_limit_counts_main(workflow_runtime: WorkflowRuntime) -> None:
+    """#35: at most 20 frames with main among them: 19 nested subworkflow calls run, 20 raise RecursionError."""
+    assert workflow_runtime.run(DEPTH, 19).result() == 19
+    execution = workflow_runtime.run(DEPTH, 20)
+    assert execution.error["tags"] == ["RecursionError"]
+    assert "maximum call depth (20)" in execution.error["message"]
+
+
+# ---------------------------------------------------------------- #36 a subworkflow named like a helper
+
+def test_36_a_call_step_goes_to_the_workflow_s_own_subworkflow_named_like_a_helper(
+    workflow_runtime: WorkflowRuntime,
+) -> None:
+    """#36: ``call: double`` (and ``len``, ``string``) runs the workflow's subworkflow, not the helper."""
+    source = dedent("""
+        main:
+          steps:
+            - a:
+                call: double
+                args: {n: 21}
+                result: x
+            - b:
+                call: len
+                args: [abc]
+                result: y
+            - c:
+                call: string
+                args: {value: 5}
+                result: z
+            - r:
+                return: [${x}, ${y}, ${z}, ${double(4)}, ${int("7")}]
+        double:
+          params: [n]
+          steps:
+            - r:
+                return: ${n * 2}
+        len:
+          params: [s]
+          steps:
+            - r:
+                return: "own len"
+        string:
+          params: [value]
+          steps:
+            - r:
+                return: ${"own string " + text.substring("ok!", 0, 2)}
+        """)
+    execution = workflow_runtime.run(source)
+    assert execution.state is ExecutionState.SUCCEEDED, execution.error
+    assert execution.result() == [42, "own len", "own string ok", 8, 7]

@@ -99,16 +99,19 @@ def test_response_body_decoding(workflow_runtime: WorkflowRuntime, content_type:
         assert kind == {str: "string", dict: "map", list: "list", type(None): "null"}[type(expected)]
 
 
-def test_repeated_response_headers_are_joined_and_keep_their_case(workflow_runtime: WorkflowRuntime) -> None:
+def test_repeated_response_headers_are_joined_under_their_canonical_name(workflow_runtime: WorkflowRuntime) -> None:
+    """docs/decisions.md #34: names in canonical form whatever the server wrote; repeats joined."""
     workflow_runtime.http.get(API).respond(204, headers=[("Set-Cookie", "a=1"), ("set-cookie", "b=2"),
-                                                         ("x-lower", "v")])
+                                                         ("x-lower", "v"), ("X-REQUEST-ID", "r1")])
 
     response = result_of(workflow_runtime, "http.get", url=API)
 
     assert response["code"] == 204
     assert response["body"] is None
     assert response["headers"]["Set-Cookie"] == "a=1, b=2"
-    assert response["headers"]["x-lower"] == "v"
+    assert response["headers"]["X-Lower"] == "v"
+    assert response["headers"]["X-Request-Id"] == "r1"
+    assert "x-lower" not in response["headers"]
 
 
 def test_redirects_are_followed(workflow_runtime: WorkflowRuntime) -> None:

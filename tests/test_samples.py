@@ -134,14 +134,14 @@ def test_args_sample(workflow_runtime: WorkflowRuntime) -> None:
 
 @official
 def test_parallel_error_handling_sample(workflow_runtime: WorkflowRuntime) -> None:
-    """Odd iterations raise; the default policy stops the rest and one UnhandledBranchError is caught."""
+    """Odd iterations raise; under continueAll (the only policy) every iteration runs, so the one
+    UnhandledBranchError caught lists the three odd ones, as the service reports."""
     execution = workflow_runtime.run(sample("parallel_error_handling.workflows.yaml"))
     error = execution.result()
     assert error["tags"] == ["UnhandledBranchError"]
-    assert error["message"].startswith("UnhandledBranchError")
-    assert len(error["branches"]) == 1
-    assert error["branches"][0]["id"] == "1"
-    assert json.loads(error["branches"][0]["error"]["payload"]) == "how odd!"
+    assert error["message"].startswith("UnhandledBranchError: 3 branches")
+    assert [branch["id"] for branch in error["branches"]] == ["1", "3", "5"]
+    assert all(json.loads(branch["error"]["payload"]) == "how odd!" for branch in error["branches"])
     assert [entry.payload for entry in execution.logs] == [error]
 
 

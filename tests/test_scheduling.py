@@ -80,8 +80,8 @@ def test_ordered_schedule_starts_branches_in_declaration_order(workflow_runtime)
     assert result["total"] == 55
     # every branch runs until it blocks (the sleep) in order; wakes come in deadline order: 10 first
     assert result["order"] == list(range(1, 11)) + list(range(10, 0, -1))
-    assert execution.branch_order("first") == [str(n) for n in range(1, 11)]
-    assert execution.branch_order("second") == [str(n) for n in range(10, 0, -1)]
+    assert execution.branch_order("first") == list(range(1, 11))
+    assert execution.branch_order("second") == list(range(10, 0, -1))
 
 
 @pytest.mark.parametrize("seed", range(20))

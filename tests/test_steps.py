@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pytest_wfcallbacks import Execution, WorkflowFailed, WorkflowRuntime
+from pytest_wfcallbacks import Execution, WorkflowFailed, WorkflowRuntime, WorkflowSyntaxError
 
 
 def run(runtime: WorkflowRuntime, source: str, argument: Any = None) -> Execution:
@@ -629,13 +629,13 @@ def _with_policy(policy: str | None) -> str:
     return source.replace("          params: [policy]\n", "")
 
 
-def test_parallel_default_policy_stops_the_other_branches(workflow_runtime: WorkflowRuntime) -> None:
-    """docs/decisions.md #14: the first unhandled error stops the others at their next step."""
+def test_parallel_default_policy_is_continue_all(workflow_runtime: WorkflowRuntime) -> None:
+    """docs/decisions.md #14: without a policy every branch runs to its end; errors in iteration order."""
     error, finished = workflow_runtime.run(_with_policy(None)).result()
-    assert finished == []
+    assert finished == ["ok1", "ok2", "ok3"]
     assert error["tags"] == ["UnhandledBranchError"]
-    assert [b["id"] for b in error["branches"]] == ["1"]
-    assert error["branches"][0]["error"]["payload"] == '"failed bad1"'
+    assert [b["id"] for b in error["branches"]] == ["1", "3"]
+    assert [b["error"]["payload"] for b in error["branches"]] == ['"failed bad1"', '"failed bad2"']
 
 
 def test_parallel_continue_all_runs_everything_then_raises_once(workflow_runtime: WorkflowRuntime) -> None:
@@ -1136,28 +1136,29 @@ def test_memory_limit_counts_nested_values_and_call_results(workflow_server: Any
     assert "storing parts" in error["message"]
 
 
-def test_try_body_may_be_a_single_for_step(workflow_runtime: WorkflowRuntime) -> None:
-    """docs/semantics.md §2.4 notes a deploy quirk for `try: {for: ...}`; the double accepts it and runs it."""
-    assert result(workflow_runtime, """
-        - init:
-            assign:
-              - t: 0
-        - a:
-            try:
-              for:
-                value: v
-                range: [1, 3]
-                steps:
-                  - s:
-                      assign:
-                        - t: ${t + v}
-            except:
-              steps:
-                - x:
-                    return: -1
-        - r:
-            return: ${t}
-        """) == 6
+def test_try_body_may_not_be_a_single_for_step(workflow_runtime: WorkflowRuntime) -> None:
+    """docs/semantics.md §2.4: the service refuses `try: {for: ...}` at deploy; so does the double (issue 12)."""
+    with pytest.raises(WorkflowSyntaxError, match="put the loop in a named step under `try: steps:`"):
+        workflow_runtime.deploy(textwrap.dedent("""
+            - init:
+                assign:
+                  - t: 0
+            - a:
+                try:
+                  for:
+                    value: v
+                    range: [1, 3]
+                    steps:
+                      - s:
+                          assign:
+                            - t: ${t + v}
+                except:
+                  steps:
+                    - x:
+                        return: -1
+            - r:
+                return: ${t}
+            """))
 
 
 def test_memory_limit_counts_all_variables_together(workflow_server: Any) -> None:

@@ -306,7 +306,11 @@ def test_create_callback_endpoint_defaults_to_post(workflow_runtime: WorkflowRun
     [("FETCH", "ValueError"), ("post", "ValueError"), ("", "ValueError"), (1, "TypeError"), (["POST"], "TypeError")],
 )
 def test_create_callback_endpoint_bad_method(workflow_runtime: WorkflowRuntime, method: Any, tag: str) -> None:
-    execution = workflow_runtime.run(call("events.create_callback_endpoint", [method]))
+    """A literal bad method fails at deploy (issue 12); the same value computed fails at run time."""
+    with pytest.raises(WorkflowSyntaxError, match="http_callback_method must be one of"):
+        workflow_runtime.deploy(call("events.create_callback_endpoint", [method]))
+    computed = [{"m": {"assign": [{"method": method}]}}, *call("events.create_callback_endpoint", ["${method}"])]
+    execution = workflow_runtime.run(computed)
     assert failed_tag(execution) == tag
     assert execution.callbacks == []
 

@@ -6,7 +6,8 @@ subworkflows suspends the whole thread. Control flow is returned, not raised:
 a block returns `Jump`, `END`, `BREAK`, `CONTINUE` or `Return` when it cannot
 handle the signal itself, and the enclosing block (or loop, or routine) takes
 it. Workflows errors travel as `WorkflowError` exceptions so ``try`` steps can
-catch them; branch aborts travel as `BranchAborted`, which ``try`` never catches.
+catch them; a thread whose execution ended unwinds with `ExecutionStopped`, which
+``try`` never catches.
 
 Values are copied where Workflows' value semantics demand (a template that
 may share a variable's list or map), never on reads.
@@ -45,7 +46,7 @@ from ..history import EventKind, event
 from ..stdlib.registry import FunctionRef
 from ..step_entries import STATE_CANCELLED, STATE_FAILED, STATE_IN_PROGRESS, STATE_SUCCEEDED
 from ..values import copy_value, json_or_repr, type_name, value_size
-from .threads import BLOCK, CHECKPOINT, CHECKPOINT_STEPS, PAUSE, PREEMPT, BranchAborted, Scope, WorkflowThread
+from .threads import BLOCK, CHECKPOINT, CHECKPOINT_STEPS, PAUSE, PREEMPT, ExecutionStopped, Scope, WorkflowThread
 
 if TYPE_CHECKING:
     from .host import ExecutionHost
@@ -167,8 +168,8 @@ class Engine:
             if self.pause_at is not None and self.pause_at(th, step):
                 yield PAUSE  # the test looks inside here, before the step counts as entered
             entry_id = record.steps = record.steps + 1
-            if th.aborted:
-                raise BranchAborted()
+            if th.stopped:
+                raise ExecutionStopped()
             th.step = step
             now = clock.now_ns
             branch = th.branch_id
@@ -443,11 +444,10 @@ class Engine:
         join = kernel.start_parallel(th, step, specs, limit, self)
         yield BLOCK
         th.take_resume()
-        if th.aborted:  # stopped with its own parallel step: unwind, nothing for a try to catch
-            raise BranchAborted()
-        errors = join.errors
-        if errors:
-            raise WorkflowError(_unhandled_branch_error(errors))
+        if th.stopped:  # its execution ended meanwhile: unwind, nothing for a try to catch
+            raise ExecutionStopped()
+        if join.errors:
+            raise WorkflowError(_unhandled_branch_error(join.sorted_errors()))
         return None
 
     def run_branch(self, th: WorkflowThread, block: Block) -> Gen:

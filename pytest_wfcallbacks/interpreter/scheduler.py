@@ -7,6 +7,10 @@ Order (``schedule="ordered"``, the default):
   list order), each running until it blocks or finishes before the next one
   starts; branches over ``concurrency_limit`` or over the per-execution cap
   (20) wait in a queue and start, in order, as others finish;
+* an unhandled error ends its own branch only (``continueAll``, the service's
+  only policy): every other branch, queued ones included, runs to its end, then
+  the parallel step raises one UnhandledBranchError listing every branch error
+  in declaration (iteration) order, whatever order they happened in;
 * woken threads resume first in, first out: callback deliveries in the order
   the requests were accepted, timers in deadline order.
 
@@ -45,7 +49,18 @@ from ..clock import NS, VirtualClock, format_offset, ns_to_datetime
 from ..errors import DeadlockError, RealTimeBudgetExceeded, WorkflowError, internal_error, wf_error
 from ..history import EventKind
 from ..settings import Settings
-from .threads import BLOCK, CHECKPOINT, PAUSE, PREEMPT, BranchAborted, Scope, ThreadState, WorkflowThread
+from ..values import copy_value
+from .threads import (
+    BLOCK,
+    CHECKPOINT,
+    NO_BRANCH_VALUE,
+    PAUSE,
+    PREEMPT,
+    ExecutionStopped,
+    Scope,
+    ThreadState,
+    WorkflowThread,
+)
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -60,16 +75,19 @@ INFLIGHT_WAIT = 0.25
 class Join:
     """A running parallel step: its branches, queue, errors and waiting parent."""
 
-    def __init__(self, parent: WorkflowThread, step: Any, limit: int | None, continue_all: bool) -> None:
+    def __init__(self, parent: WorkflowThread, step: Any, limit: int | None) -> None:
         self.parent = parent
         self.step = step
         self.limit = limit
-        self.continue_all = continue_all
         self.queue: deque[WorkflowThread] = deque()
         self.running: list[WorkflowThread] = []
-        self.errors: list[tuple[str, Any]] = []
-        self.aborting = False
+        #: (declaration position, branch key, error value) of every branch that failed.
+        self.errors: list[tuple[int, str, Any]] = []
         self.remaining = 0
+
+    def sorted_errors(self) -> list[tuple[str, Any]]:
+        """The branch errors in declaration (iteration) order: the list never depends on the schedule."""
+        return [(key, value) for _, key, value in sorted(self.errors, key=lambda error: error[0])]
 
 
 class Kernel:
@@ -174,7 +192,7 @@ class Kernel:
             except StopIteration as stop:
                 self.finish(thread, stop.value, None)
                 return
-            except (Exception, BranchAborted) as exc:  # a Workflows error, an abort, or an interpreter bug
+            except (Exception, ExecutionStopped) as exc:  # a Workflows error, a stop, or an interpreter bug
                 self.finish(thread, None, exc)
                 return
             if signal is CHECKPOINT or signal is PREEMPT:
@@ -202,12 +220,12 @@ class Kernel:
                 return
             if signal is BLOCK:
                 with self.lock:
-                    # Aborted (or its execution ended) while it ran: it must not wait on a timer or a
-                    # callback it registered just now; resume it with the abort so it unwinds.
-                    if thread.aborted and thread.state is ThreadState.BLOCKED and thread.waiting_on is None:
+                    # Its execution ended while it ran: it must not wait on a timer or a callback
+                    # it registered just now; resume it with the stop so it unwinds.
+                    if thread.stopped and thread.state is ThreadState.BLOCKED and thread.waiting_on is None:
                         if thread.cleanup is not None:
                             thread.cleanup()
-                        self.wake(thread, None, BranchAborted())
+                        self.wake(thread, None, ExecutionStopped())
                 return
             self.finish(thread, None, RuntimeError(f"thread yielded an unknown signal {signal!r}"))
             return
@@ -235,7 +253,7 @@ class Kernel:
         if nesting > max_nesting:
             raise wf_error("ParallelNestingError",
                            f"parallel steps nested {nesting} deep; at most {max_nesting} levels are allowed")
-        join = Join(parent, step, limit, step.continue_all)
+        join = Join(parent, step, limit)
         execution = parent.host
         with self.lock:
             for position, (label, branch_id, block, scope) in enumerate(specs):
@@ -243,6 +261,10 @@ class Kernel:
                                         parent=parent, nesting=nesting)
                 # UnhandledBranchError names a branch by its name, an iteration by its index.
                 thread.branch_key = str(position) if step.loop is not None else str(label)
+                thread.branch_position = position
+                if step.loop is not None:
+                    # `branch_order` names an iteration by its loop value, with its type (1, not "1").
+                    thread.branch_value = copy_value(scope.vars[step.loop.value])
                 thread.routine = parent.routine
                 thread.depth = parent.depth
                 thread.join = join
@@ -268,7 +290,7 @@ class Kernel:
         execution = join.parent.host
         cap = self.settings.limits.concurrent_branches
         key = id(execution)
-        while join.queue and not join.aborting:
+        while join.queue:
             if join.limit is not None and len(join.running) >= join.limit:
                 return
             if self.running_branches.get(key, 0) >= cap:
@@ -280,8 +302,12 @@ class Kernel:
             self.running_branches[key] = self.running_branches.get(key, 0) + 1
             thread.state = ThreadState.RUNNABLE
             self.runnable.append(thread)
-            execution.record.add(EventKind.BRANCH_STARTED, self.clock.now_ns, thread.branch_id, None,
-                                 label=thread.label)
+            if thread.branch_value is NO_BRANCH_VALUE:
+                execution.record.add(EventKind.BRANCH_STARTED, self.clock.now_ns, thread.branch_id, None,
+                                     label=thread.label)
+            else:
+                execution.record.add(EventKind.BRANCH_STARTED, self.clock.now_ns, thread.branch_id, None,
+                                     label=thread.label, value=thread.branch_value)
 
     def branch_done(self, join: Join, thread: WorkflowThread, error: BaseException | None) -> None:
         execution = thread.host
@@ -291,19 +317,16 @@ class Kernel:
             self.running_branches[key] = self.running_branches.get(key, 1) - 1
         join.remaining -= 1
         status = "ok"
+        # continueAll (the only policy): a failed branch ends alone; its siblings run on.
         if isinstance(error, WorkflowError):
             status = "error"
-            join.errors.append((thread.branch_key, error.value))
-            if not join.continue_all and not join.aborting:
-                self.abort_join(join)
-        elif isinstance(error, BranchAborted):
-            status = "aborted"
+            join.errors.append((thread.branch_position, thread.branch_key, error.value))
+        elif isinstance(error, ExecutionStopped):
+            status = "stopped"
         elif error is not None:
             status = "error"
-            join.errors.append((thread.branch_key, internal_error(error).value))
+            join.errors.append((thread.branch_position, thread.branch_key, internal_error(error).value))
             execution.record.internal_errors.append(error)
-            if not join.aborting:
-                self.abort_join(join)
         execution.record.add(EventKind.BRANCH_ENDED, self.clock.now_ns, thread.branch_id, None,
                              label=thread.label, status=status)
         self.admit(join)
@@ -311,39 +334,46 @@ class Kernel:
         for _ in range(len(self.branch_gate)):
             waiting = self.branch_gate.popleft()
             self.admit(waiting)
-        if join.remaining <= 0 or (join.aborting and not join.running):
+        if join.remaining <= 0:
             join.remaining = 0
             join.parent.waiting_on = None
-            if join.queue:
-                join.queue.clear()
             if join.parent.join is not None:
                 self.running_branches[key] = self.running_branches.get(key, 0) + 1  # the slot it gave up
             self.wake(join.parent)
 
-    def abort_join(self, join: Join) -> None:
-        """Stop every branch of a parallel step at its next step boundary; queued ones never start."""
-        join.aborting = True
-        dropped = len(join.queue)
-        join.queue.clear()
-        join.remaining -= dropped
-        for thread in list(join.running):
-            self.abort_thread(thread)
+    def discard_join(self, join: Join) -> None:
+        """Drop a parallel step whose parent will never wait for it (under the lock).
 
-    def abort_thread(self, thread: WorkflowThread) -> None:
-        """Abort a thread: blocked ones are woken with BranchAborted, running ones stop at the next step."""
-        thread.aborted = True
-        if thread.waiting_on is not None:
-            self.abort_join(thread.waiting_on)
-        if thread.state is ThreadState.BLOCKED and thread.waiting_on is None:
+        Only for a subworkflow that blocked inside an expression (deploy checks keep those out):
+        its branches are closed where they stand, nothing of theirs runs on.
+        """
+        key = id(join.parent.host)
+        for thread in [*join.queue, *join.running]:
+            if thread.waiting_on is not None:
+                self.discard_join(thread.waiting_on)
             if thread.cleanup is not None:
                 thread.cleanup()
-            self.wake(thread, None, BranchAborted())
+                thread.cleanup = None
+            if thread is not self.current and thread.gen is not None:
+                thread.gen.close()
+            if thread in join.running:
+                self.running_branches[key] = self.running_branches.get(key, 1) - 1
+            thread.state = ThreadState.DONE
+        dropped = {id(t) for t in [*join.queue, *join.running]}
+        join.queue.clear()
+        join.running.clear()
+        join.remaining = 0
+        if join.parent.join is not None:
+            self.running_branches[key] = self.running_branches.get(key, 0) + 1  # the slot it gave up
+        self.runnable = deque(t for t in self.runnable if id(t) not in dropped)
+        self.threads = [t for t in self.threads if id(t) not in dropped]
+        self.branch_gate = deque(j for j in self.branch_gate if j is not join)
 
     def stop_execution(self, execution: ExecutionHost) -> None:
         """An execution ended: stop its other threads and forget them (call under the lock).
 
         A thread whose generator is running right now (the execution was cancelled from a mock
-        or from the server thread) is not closed: it is marked aborted and unwinds at its next
+        or from the server thread) is not closed: it is marked stopped and unwinds at its next
         step boundary or wait. Every other generator is closed, its timer or waiter dropped.
         """
         keep: list[WorkflowThread] = []
@@ -353,7 +383,7 @@ class Kernel:
                 continue
             if thread.state is ThreadState.DONE:
                 continue
-            thread.aborted = True
+            thread.stopped = True
             if thread is self.current:
                 keep.append(thread)
                 continue

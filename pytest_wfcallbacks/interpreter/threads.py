@@ -53,8 +53,16 @@ CHECKPOINT_STEPS = 64
 PAUSE = _Marker("PAUSE")
 
 
-class BranchAborted(BaseException):
-    """Unwinds a branch stopped by a failing sibling or a cancel; never caught by ``try`` steps."""
+#: `WorkflowThread.branch_value` of a thread that is no parallel-`for` iteration.
+NO_BRANCH_VALUE: Any = _Marker("NO_VALUE")
+
+
+class ExecutionStopped(BaseException):
+    """Unwinds a thread whose execution ended (cancelled, or failed in another thread) while it ran.
+
+    Never caught by ``try`` steps. A failing parallel branch never stops its siblings
+    (``continueAll`` is the service's only policy), so this is the only forced unwind.
+    """
 
 
 class ThreadState(str, enum.Enum):
@@ -212,7 +220,9 @@ class WorkflowThread:
         self.step: Any = None
         self.resume_value: Any = None
         self.resume_error: BaseException | None = None
-        self.aborted = False
+        self.stopped = False
+        self.branch_position = 0  # declaration (iteration) position in its parallel step
+        self.branch_value: Any = NO_BRANCH_VALUE  # the loop value of a parallel-`for` iteration
         self.join: Join | None = None  # the parallel step this branch belongs to
         self.waiting_on: Join | None = None  # the parallel step this thread waits for
         #: What a blocked thread waits for, for reports: text, or a function making it (built only
@@ -253,7 +263,7 @@ class WorkflowThread:
                         self.cleanup()
                         self.cleanup = None
                     if self.waiting_on is not None:
-                        self.kernel.abort_join(self.waiting_on)
+                        self.kernel.discard_join(self.waiting_on)
                         self.waiting_on = None
                     self.state = ThreadState.RUNNABLE
                     self.waiting = ""
@@ -285,8 +295,8 @@ class WorkflowThread:
         from ..clock import seconds_to_ns
         from ..history import EventKind
 
-        if self.aborted:  # its execution ended while it ran: unwind, do not start waiting
-            raise BranchAborted()
+        if self.stopped:  # its execution ended while it ran: unwind, do not start waiting
+            raise ExecutionStopped()
         deadline = kernel.clock.now_ns + seconds_to_ns(seconds)
 
         def wake_up() -> None:
@@ -360,7 +370,8 @@ __all__ = [
     "CHECKPOINT_STEPS",
     "PAUSE",
     "PREEMPT",
-    "BranchAborted",
+    "NO_BRANCH_VALUE",
+    "ExecutionStopped",
     "Scope",
     "ThreadState",
     "WorkflowError",
