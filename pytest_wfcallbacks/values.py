@@ -304,33 +304,57 @@ def _from_container(value: list[Any] | dict[Any, Any], where: str) -> Any:
     return out
 
 
-def value_size(value: Any) -> int:
-    """Approximate memory footprint in bytes (UTF-8 text, 8 per scalar and container), for the memory limit."""
+#: How deep lists and maps may nest in a variable. The service documents no figure; protobuf,
+#: which carries the service's values, refuses messages nested past 100 levels, and a bound
+#: keeps every recursive helper (copy, equality, JSON, reports) far from Python's recursion
+#: limit, so a value built deeper at run time is a ResourceLimitError naming the step
+#: (docs/decisions.md #23) instead of an internal RecursionError.
+MAX_VALUE_DEPTH = 100
+
+
+def value_size(value: Any, depth: int = 0) -> int:
+    """Approximate memory footprint in bytes (UTF-8 text, 8 per scalar and container), for the memory limit.
+
+    ``depth`` is how deep ``value`` sits in its variable; a list or map nested past
+    `MAX_VALUE_DEPTH` raises a ResourceLimitError Workflows error.
+    """
     kind = type(value)
     if kind is str:
         return len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
     if kind is bytes:
         return len(value)
     if kind is list:
+        depth += 1
+        if depth > MAX_VALUE_DEPTH:
+            raise nesting_error()
         total = 8
         for item in value:
             item_kind = type(item)
             if item_kind is str or item_kind is list or item_kind is dict or item_kind is bytes:
-                total += value_size(item)
+                total += value_size(item, depth)
             else:
                 total += 8
         return total
     if kind is dict:
+        depth += 1
+        if depth > MAX_VALUE_DEPTH:
+            raise nesting_error()
         total = 8
         for key, item in value.items():
             item_kind = type(item)
             total += len(key) if key.isascii() else len(key.encode("utf-8", "surrogatepass"))
             if item_kind is str or item_kind is list or item_kind is dict or item_kind is bytes:
-                total += value_size(item)
+                total += value_size(item, depth)
             else:
                 total += 8
         return total
     return 8
+
+
+def nesting_error() -> WorkflowError:
+    """The ResourceLimitError for a value nested past `MAX_VALUE_DEPTH` (or too deep to walk)."""
+    return wf_error("ResourceLimitError", f"a list or map nested more than {MAX_VALUE_DEPTH} levels deep; "
+                    "keep values flatter (the service stores values as protobuf, which stops at 100 levels)")
 
 
 def key_error(key: str) -> WorkflowError:
@@ -352,5 +376,7 @@ __all__ = [
     "to_string",
     "type_name",
     "value_size",
+    "nesting_error",
+    "MAX_VALUE_DEPTH",
     "values_equal",
 ]

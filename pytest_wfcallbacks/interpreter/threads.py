@@ -216,6 +216,7 @@ class WorkflowThread:
         self.waiting: str | Callable[[], str] = ""
         self.cleanup: Callable[[], None] | None = None
         self.implicit_string_concat = kernel.settings.implicit_string_concat
+        self.string_limit = kernel.settings.limits.string_bytes
         self.preempt = kernel.settings.schedule == "random"
 
     # ------------------------------------------------------------------ frame
@@ -225,6 +226,12 @@ class WorkflowThread:
 
     def call(self, function: Function, args: list[Any]) -> Any:
         """Call a non-blocking standard-library function."""
+        if function.result_chars is not None:
+            chars = function.result_chars(*args)
+            if chars > self.string_limit:
+                # Refused before it is built: bytes are at least characters, so the result is too big.
+                raise wf_error("ResourceLimitError", f"{function.name} would build a string of {chars} characters, "
+                               f"more than the {self.string_limit}-byte string limit (limit `string_bytes`)")
         if function.context:
             return function.impl(self, *args)
         return function.impl(*args)
