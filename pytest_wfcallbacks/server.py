@@ -44,12 +44,12 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import functools
 import io
 import json
 import queue
 import re
 import selectors
+import socket
 import threading
 import time
 import weakref
@@ -622,7 +622,42 @@ class _CallbackHTTPServer(BaseWSGIServer):
     def __init__(self, host: str, port: int, app: Any, max_idle_workers: int = 32) -> None:
         # The pool first: werkzeug calls server_close() when binding fails, and that closes it.
         self._pool = _WorkerPool(self._serve_connection, max_idle_workers)
+        self._wake_read, self._wake_write = socket.socketpair()
+        self._stopping = False
         super().__init__(host, port, app, handler=_CallbackRequestHandler)
+
+    def serve_until_stopped(self) -> None:
+        """Accept connections until `stop`; the selector also watches a wake-up socket.
+
+        socketserver's ``serve_forever`` polls for its shutdown flag every ``poll_interval``,
+        so ``shutdown()`` waits up to one interval (50 ms each time a standalone runtime
+        closed its server). Here `stop` writes one byte that wakes the selector at once.
+        """
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.socket, selectors.EVENT_READ)
+            selector.register(self._wake_read, selectors.EVENT_READ)
+            while not self._stopping:
+                for key, _ in selector.select():
+                    if key.fileobj is self.socket and not self._stopping:
+                        self._accept_one()
+
+    def _accept_one(self) -> None:
+        """socketserver's own per-connection step: accept, then hand to the pool."""
+        try:
+            request, client_address = self.get_request()
+        except OSError:
+            return  # the client gave up between select and accept
+        try:
+            self.process_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+            self.shutdown_request(request)
+
+    def stop(self) -> None:
+        """Make `serve_until_stopped` return now (from any thread)."""
+        self._stopping = True
+        with contextlib.suppress(OSError):
+            self._wake_write.send(b"x")
 
     def process_request(self, request: Any, client_address: Any) -> None:
         self._pool.submit(request, client_address)
@@ -641,6 +676,8 @@ class _CallbackHTTPServer(BaseWSGIServer):
     def server_close(self) -> None:
         super().server_close()
         self._pool.close()
+        self._wake_read.close()
+        self._wake_write.close()
 
 
 class WorkflowServer:
@@ -666,10 +703,9 @@ class WorkflowServer:
         self._server.workflow_server = self
         self.host = host
         self.port = self._server.server_port
-        # A short poll interval: shutdown() waits up to one interval, and every session and
-        # standalone runtime closes a server.
-        self._thread = threading.Thread(target=functools.partial(self._server.serve_forever, poll_interval=0.05),
-                                        name="wfcallbacks-server", daemon=True)
+        # Every session and standalone runtime closes a server: `stop` wakes the loop at once.
+        self._thread = threading.Thread(target=self._server.serve_until_stopped, name="wfcallbacks-server",
+                                        daemon=True)
         self._thread.start()
         self._closed = False
         #: Extra request handlers tried, in order, for paths that are not callback URLs
@@ -781,9 +817,9 @@ class WorkflowServer:
         """Stop serving."""
         if not self._closed:
             self._closed = True
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._thread.join(timeout=5)
+            self._server.server_close()
 
     def __enter__(self) -> WorkflowServer:
         return self
