@@ -483,6 +483,6 @@ def test_close_stops_the_serving_thread_and_the_port() -> None:
     assert httpx.get(f"{server.base_url}/nowhere").status_code == 404
     server.close()
     assert not server._thread.is_alive()
-    with pytest.raises(OSError):
+    with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
     server.close()  # closing twice is harmless
