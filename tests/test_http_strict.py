@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pytest_wfcallbacks import SlotState, WorkflowRuntime, WorkflowServer, server
+from pytest_wfcallbacks import SlotState, WorkflowRuntime, WorkflowServer, connection, server
 from tests.test_server import error_of, raw_exchange, start, still_serves
 
 CASES = {
@@ -81,7 +81,7 @@ def test_request_cut_off_in_its_headers_is_not_delivered(workflow_runtime: Workf
 
 @pytest.fixture
 def short_body_timeout(monkeypatch: pytest.MonkeyPatch) -> float:
-    monkeypatch.setattr(server, "BODY_TIMEOUT", 0.3)
+    monkeypatch.setattr(connection, "BODY_TIMEOUT", 0.3)
     return 0.3
 
 
