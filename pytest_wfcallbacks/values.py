@@ -254,7 +254,10 @@ def from_python(value: Any, *, where: str = "value") -> Any:
     kind = type(value)
     if kind is list or kind is dict:
         # Fast path for the common case (JSON-like data): plain scalars are taken as they are.
-        return _from_container(value, where)
+        try:
+            return _from_container(value, where)
+        except RecursionError:
+            raise _too_deep(where) from None
     if kind in (str, bool, float, bytes) or value is None:
         if kind is float and (math.isnan(value) or math.isinf(value)):
             raise ValueError(f"{where}: NaN and infinities are not Workflows values")
@@ -263,15 +266,11 @@ def from_python(value: Any, *, where: str = "value") -> Any:
         if value > INT_MAX or value < INT_MIN:
             raise ValueError(f"{where}: {value} does not fit in a 64-bit integer")
         return value
-    if isinstance(value, (list, tuple)):
-        return [_from_item(item, where) for item in value]
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValueError(f"{where}: map keys must be strings, got {key!r}")
-            out["".join((key,))] = _from_item(item, where)
-        return out
+    if isinstance(value, (list, tuple, dict)):
+        try:
+            return _from_sequence_or_mapping(value, where)
+        except RecursionError:
+            raise _too_deep(where) from None
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
@@ -281,6 +280,23 @@ def from_python(value: Any, *, where: str = "value") -> Any:
     raise ValueError(
         f"{where}: {type(value).__name__} is not a Workflows value (use str, int, float, bool, None, list, dict)"
     )
+
+
+def _too_deep(where: str) -> ValueError:
+    # The test's own value, so a ValueError naming it, not a RecursionError from in here.
+    return ValueError(f"{where}: lists and maps nested too deeply (a workflow keeps at most "
+                      f"{MAX_VALUE_DEPTH} levels in a variable)")
+
+
+def _from_sequence_or_mapping(value: list[Any] | tuple[Any, ...] | dict[Any, Any], where: str) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_from_item(item, where) for item in value]
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise ValueError(f"{where}: map keys must be strings, got {key!r}")
+        out["".join((key,))] = _from_item(item, where)
+    return out
 
 
 def _from_item(item: Any, where: str) -> Any:

@@ -9,9 +9,11 @@ were they built, these tests would need gigabytes.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from pytest_wfcallbacks import WorkflowFailed, WorkflowRuntime
+from pytest_wfcallbacks import WfCallbacksError, WorkflowFailed, WorkflowRuntime
 from pytest_wfcallbacks.history import EventKind
 from pytest_wfcallbacks.values import MAX_VALUE_DEPTH
 
@@ -181,3 +183,14 @@ def test_the_json_size_estimate_never_exceeds_the_text(value: object, indent: ob
     from pytest_wfcallbacks.stdlib.encoding import _encode_chars, encode_to_string
 
     assert _encode_chars(value, indent) <= len(encode_to_string(value, indent))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("wrap", [lambda item: [item], lambda item: (item,), lambda item: {"k": item}],
+                         ids=["list", "tuple", "map"])
+def test_a_test_argument_nested_past_recursion_is_a_clear_error(
+        workflow_runtime: WorkflowRuntime, wrap: Any) -> None:
+    deep: Any = 1
+    for _ in range(5000):
+        deep = wrap(deep)
+    with pytest.raises(WfCallbacksError, match="nested too deeply"):
+        workflow_runtime.execute("main:\n  params: [a]\n  steps:\n    - r:\n        return: 1\n", deep)
