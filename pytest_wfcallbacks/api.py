@@ -270,7 +270,8 @@ def _deploy_text(runtime: WorkflowRuntime, name: str, body: dict[str, Any]) -> W
     try:
         return runtime.deploy(source, name=name, env=env)
     except WorkflowSyntaxError as exc:
-        raise _bad(f"workflow {name!r} failed to deploy: {exc.location.describe()}: {exc.message}") from None
+        listed = "; ".join(f"{problem.location.describe()}: {problem.message}" for problem in exc.problems)
+        raise _bad(f"workflow {name!r} failed to deploy: {listed}") from None
     except (RecursionError, yaml.YAMLError) as exc:
         # A text the parser cannot even read (nested beyond its recursion limit, control characters)
         # is the client's mistake all the same.

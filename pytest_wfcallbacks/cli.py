@@ -287,7 +287,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         try:
             workflow = runtime.deploy(args.file)
         except WorkflowSyntaxError as exc:
-            err.write(_problem(exc) + "\n")
+            for problem in exc.problems:
+                err.write(_problem(problem) + "\n")
             return EXIT_DEPLOY
         api.attach(runtime)
         driver = Driver(runtime, args.time, err)
@@ -362,7 +363,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO, *, stop: Calla
             try:
                 runtime.deploy(path)
             except WorkflowSyntaxError as exc:
-                err.write(_problem(exc) + "\n")
+                for problem in exc.problems:
+                    err.write(_problem(problem) + "\n")
                 problems += 1
         if problems:
             err.write(f"wfcallbacks serve: {problems} workflow(s) failed to deploy; fix them and start again\n")
@@ -409,8 +411,8 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``wfcallbacks validate FILE|DIR...``: deploy-time validation, ``file:line:column: message`` per problem.
 
     A folder stands for every workflow file (.yaml, .yml, .json) directly in it, in name order;
-    each file's problem is reported and the status is 1 when any file has one. (One problem per
-    file for now: the first the deploy-time checks meet.)
+    every problem of each file is reported (`WorkflowSyntaxError.problems`, at most
+    `MAX_PROBLEMS` per file) and the status is 1 when any file has one.
     """
     problems = 0
     registry = load_all()
@@ -430,8 +432,9 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         try:  # what WorkflowRuntime.deploy checks, without starting a server
             build_definition(load_source(Path(file)), registry, limits)
         except WorkflowSyntaxError as exc:
-            problems += 1
-            out.write(_problem(exc, file) + "\n")
+            problems += len(exc.problems)
+            for problem in exc.problems:
+                out.write(_problem(problem, file) + "\n")
         except RecursionError:
             problems += 1
             out.write(f"{file}:0:0: the file is nested too deeply to be read as a workflow\n")

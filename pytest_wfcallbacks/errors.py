@@ -40,11 +40,26 @@ class Location:
 class WorkflowSyntaxError(WfCallbacksError):
     """The definition would be rejected by a deploy: bad keys, jumps, expressions, limits."""
 
-    def __init__(self, message: str, location: Location | None = None, *, snippet: str = "") -> None:
+    def __init__(self, message: str, location: Location | None = None, *, snippet: str = "",
+                 problems: Sequence[WorkflowSyntaxError] = ()) -> None:
         self.message = message
         self.location = location or Location()
         self.snippet = snippet
+        #: Every problem deploy found in the source, in the order it met them (this error's own
+        #: message, location and snippet are the first's): one fix-and-retry round, not one per problem.
+        self.problems: tuple[WorkflowSyntaxError, ...] = tuple(problems) or (self,)
         super().__init__(self.render())
+
+    @classmethod
+    def collect(cls, problems: Sequence[WorkflowSyntaxError], note: str = "") -> WorkflowSyntaxError:
+        """One error for several problems of a source: the first's message, all of them in `problems`."""
+        first = problems[0]
+        if len(problems) == 1 and not note:
+            return first
+        error = cls(first.message, first.location, snippet=first.snippet, problems=problems)
+        if note:
+            error.args = (error.args[0] + "\n" + note,)
+        return error
 
     @property
     def file(self) -> str:
@@ -71,6 +86,10 @@ class WorkflowSyntaxError(WfCallbacksError):
         text = f"{self.location.describe()}: {self.message}"
         if self.snippet:
             text += "\n" + self.snippet
+        if len(self.problems) > 1:
+            text += f"\n{len(self.problems) - 1} more problem(s) in this source:"
+            for problem in self.problems[1:]:
+                text += f"\n  {problem.location.describe()}: {problem.message}"
         return text
 
 

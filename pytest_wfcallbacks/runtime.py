@@ -434,11 +434,12 @@ class WorkflowRuntime:
         if error is None:
             try:
                 json_encode(value)
+                size = 0 if value is None else value_size(value)
             except WorkflowError as exc:
                 self._end_execution(execution, ExecutionState.FAILED, None, wf_error(
                     "TypeError", f"the execution result cannot be returned: {exc.value.get('message')}"))
                 return
-            if value is not None and value_size(value) > self.settings.limits.memory_bytes:
+            if size > self.settings.limits.memory_bytes:
                 self._end_execution(execution, ExecutionState.FAILED, None, wf_error(
                     "ResourceLimitError", "the execution result exceeds the memory limit"))
                 return

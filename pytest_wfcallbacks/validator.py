@@ -50,13 +50,15 @@ from .definition import (
     Template,
     TryStep,
 )
-from .errors import Location
+from .errors import Location, WorkflowSyntaxError
 from .expr import ExprSyntaxError
 from .settings import Limits
 from .source import MarkedDict, Source, key_mark_of, mark_of
 from .stdlib.registry import Registry
 from .validator_base import (
     _JUMP_BOUNDARIES,
+    MAX_PROBLEMS,
+    TooManyProblems,
     _BlockInfo,
     _BuilderBase,
     _Common,
@@ -73,6 +75,19 @@ class _Builder(_BuilderBase):
 
     # ---------------------------------------------------------------- top level
     def build(self) -> Definition:
+        """The definition, or a `WorkflowSyntaxError` listing every problem found (in `problems`)."""
+        note = ""
+        try:
+            definition = self.build_all()
+        except TooManyProblems:
+            note = f"(stopped after {MAX_PROBLEMS} problems)"
+        except WorkflowSyntaxError as problem:  # the source's shape: nothing else can be checked
+            self.problems.append(problem)
+        if self.problems:
+            raise WorkflowSyntaxError.collect(self.problems, note)
+        return definition
+
+    def build_all(self) -> Definition:
         data = self.source.data
         if data is None or data == []:
             raise self.fail("the workflow is empty: it needs a `main` routine or a list of steps",
@@ -99,18 +114,36 @@ class _Builder(_BuilderBase):
                 Location(self.source.file, 1, 1),
             )
         # Parameters first, so calls in any routine can be checked against them.
-        for name, body in raw_routines.items():
+        for name, body in list(raw_routines.items()):
             where = self.routine_location(marks_owner, name)
-            if not isinstance(body, dict):
-                raise self.fail(f"routine {name!r} must be a map with `steps` (and optional `params`)", where)
-            self.ctx.subworkflows[name] = tuple(self.param_names(name, body, where)) if name != "main" else ()
-        del self.ctx.subworkflows["main"]
+            try:
+                if not isinstance(body, dict):
+                    raise self.fail(f"routine {name!r} must be a map with `steps` (and optional `params`)", where)
+                self.ctx.subworkflows[name] = tuple(self.param_names(name, body, where)) if name != "main" else ()
+            except WorkflowSyntaxError as problem:
+                self.report(problem)
+                self.ctx.subworkflows[name] = ()
+                if not isinstance(body, dict):
+                    del raw_routines[name]
+        self.ctx.subworkflows.pop("main", None)
         routines: dict[str, Routine] = {}
+        clean: set[str] = set()
         for name, body in raw_routines.items():
             where = self.routine_location(marks_owner, name)
-            routines[name] = self.build_routine(name, body, where, bare=marks_owner is None)
+            before = len(self.problems)
+            try:
+                routines[name] = self.build_routine(name, body, where, bare=marks_owner is None)
+            except WorkflowSyntaxError as problem:
+                self.report(problem)
+            if len(self.problems) == before:
+                clean.add(name)
         for name, unresolved in self.jump_reports:
-            self.report_bad_jumps(name, unresolved, self.routine_names[name])
+            # A step name that was itself a problem (reserved, duplicated) is no target to judge by.
+            if name in clean or not self.unnamed_problem.get(name):
+                try:
+                    self.report_bad_jumps(name, unresolved, self.routine_names[name])
+                except WorkflowSyntaxError as problem:
+                    self.report(problem)
         self.check_subworkflow_calls(routines)
         return Definition(routines, self.source)
 
@@ -184,10 +217,13 @@ class _Builder(_BuilderBase):
                 params.append(Param(pname, self.template(default, raw_params[index], pname, f"{name}/params")))
                 scope.names.add(pname)
         info = _BlockInfo(Block(kind="routine"), None, "routine")
+        before = len(self.problems)
         block = self.build_block(body["steps"], body, "steps", info, scope, f"{name}")
-        self.check_reads(scope)
-        for child_scope in self.deferred_scopes:
-            self.check_reads(child_scope)
+        if len(self.problems) == before:
+            # A broken step assigns nothing, so reads after it would be reported for no reason.
+            self.check_reads(scope)
+            for child_scope in self.deferred_scopes:
+                self.check_reads(child_scope)
         self.deferred_scopes.clear()
         self.jump_reports.append((name, self.unresolved_jumps))
         return Routine(name, tuple(params), block, where)
@@ -209,30 +245,44 @@ class _Builder(_BuilderBase):
                 stray = [key for key in item if key in STEP_KEYS] if isinstance(item, dict) else []
                 names = [key for key in item if key not in STEP_KEYS] if isinstance(item, dict) else []
                 if stray and len(names) == 1:
-                    raise self.fail(
+                    self.problem(
                         f"{stray[0]!r} stands beside the step name {names[0]!r} instead of inside it: indent it "
                         f"under {names[0]!r} (a step is `- {names[0]}:` followed by its keys, indented)",
                         self.loc(item, stray[0], path, of_key=True),
                     )
-                raise self.fail(
-                    "each step is a map with exactly one key, the step name: `- my_step: {assign: ...}`", item_loc
-                )
+                else:
+                    self.problem(
+                        "each step is a map with exactly one key, the step name: `- my_step: {assign: ...}`",
+                        item_loc,
+                    )
+                self.unnamed_problem[self.routine] = True
+                continue
             (step_name, step_body), = item.items()
             step_loc = self.loc(item, step_name, f"{path}/{step_name}", of_key=True)
             if step_name in RESERVED_TARGETS:
-                raise self.fail(f"{step_name!r} is reserved for `next` and cannot name a step", step_loc)
+                self.problem(f"{step_name!r} is reserved for `next` and cannot name a step", step_loc)
+                self.unnamed_problem[self.routine] = True
+                continue
             if step_name in self.step_names:
                 first = self.step_names[step_name]
-                raise self.fail(
+                self.problem(
                     f"duplicate step name {step_name!r} in routine {self.routine!r} "
                     f"(first used at line {first.line}); step names must be unique within a routine",
                     step_loc,
                 )
+                self.unnamed_problem[self.routine] = True
+                continue
             self.step_names[step_name] = step_loc
             self.name_blocks.setdefault(step_name, []).append(info)
             info.names.add(step_name)
-            block.index[step_name] = position
-            steps.append(self.build_step(step_name, step_body, item, info, scope, f"{path}/{step_name}", step_loc))
+            block.index[step_name] = len(steps)
+            try:
+                step = self.build_step(step_name, step_body, item, info, scope, f"{path}/{step_name}", step_loc)
+            except WorkflowSyntaxError as problem:
+                # Recorded; the step stands as a no-op so the steps after it are checked too.
+                self.report(problem)
+                step = JumpStep(step_name, f"{path}/{step_name}", self.routine, step_loc, None)
+            steps.append(step)
         block.steps = tuple(steps)
         self.resolve_jumps(info)
         return block
@@ -765,7 +815,7 @@ class _Builder(_BuilderBase):
 
 
 def build_definition(source: Source, registry: Registry, limits: Limits) -> Definition:
-    """Validate and compile a loaded source; raises `WorkflowSyntaxError` on the first problem."""
+    """Validate and compile a loaded source; raises `WorkflowSyntaxError` listing every problem found."""
     return _Builder(source, registry, limits).build()
 
 

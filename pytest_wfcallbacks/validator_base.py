@@ -138,6 +138,14 @@ def _variables_written(body: Any) -> frozenset[str]:
     return frozenset(names)
 
 
+#: Problems one deploy reports at most; past them the file likely is not a workflow at all.
+MAX_PROBLEMS = 50
+
+
+class TooManyProblems(Exception):
+    """Raised by `_BuilderBase.report` at `MAX_PROBLEMS`: the build stops and reports what it has."""
+
+
 class _BuilderBase:
     """State and shared helpers of one deploy-time build (`validator._Builder` adds the steps)."""
 
@@ -161,6 +169,11 @@ class _BuilderBase:
         self.name_blocks: dict[str, list[_BlockInfo]] = {}
         self.unresolved_jumps: list[_PendingJump] = []
         self.jump_reports: list[tuple[str, list[_PendingJump]]] = []
+        #: Problems found so far: a check that fails raises (`fail`) and the enclosing step or
+        #: routine records it and goes on, or reports it directly (`problem`) and goes on itself.
+        self.problems: list[WorkflowSyntaxError] = []
+        #: Routines with a step whose name could not be taken (not a map, reserved, duplicated).
+        self.unnamed_problem: dict[str, bool] = {}
 
     # ---------------------------------------------------------------- errors
     def loc(self, container: Any, key: Any = None, step: str = "", *, of_key: bool = False) -> Location:
@@ -174,7 +187,22 @@ class _BuilderBase:
         return Location(self.source.file, line, column, step)
 
     def fail(self, message: str, location: Location, snippet: str = "") -> WorkflowSyntaxError:
+        """The error for a problem that stops the current step (or routine); raise it.
+
+        The step (or routine) that contains it records it and the build goes on with the next
+        one, so a deploy reports every problem of a file (`WorkflowSyntaxError.problems`).
+        """
         return WorkflowSyntaxError(message, location, snippet=snippet)
+
+    def problem(self, message: str, location: Location, snippet: str = "") -> None:
+        """Record a problem that needs not stop the check that found it (the build goes on)."""
+        self.report(self.fail(message, location, snippet))
+
+    def report(self, problem: WorkflowSyntaxError) -> None:
+        """Keep ``problem`` for the final error; past `MAX_PROBLEMS` the build stops."""
+        self.problems.append(problem)
+        if len(self.problems) >= MAX_PROBLEMS:
+            raise TooManyProblems()
 
     # ---------------------------------------------------------------- retry policies
     def retry_spec(self, raw: Any, body: Any, path: str, scope: _ScopeInfo) -> RetrySpec:
@@ -380,7 +408,7 @@ class _BuilderBase:
             if name in self.ctx.subworkflows:
                 continue
             if not scope.visible(name):
-                raise self.fail(
+                self.problem(
                     f"variable {name!r} is read but never assigned where this step can see it "
                     "(names first assigned inside a for loop, an except block or a parallel branch "
                     "vanish when it ends); assign it before, in an enclosing scope",
@@ -399,7 +427,7 @@ class _BuilderBase:
                     changed = True
         for name, where in self.expr_calls:
             if self.routine_blocks.get(name):
-                raise self.fail(
+                self.problem(
                     f"subworkflow {name!r} blocks (http, sys.sleep, sys.log, events..., a parallel step or a retry "
                     "backoff) and cannot be "
                     "called inside an expression; call it from a call step",

@@ -254,7 +254,10 @@ def from_python(value: Any, *, where: str = "value") -> Any:
     kind = type(value)
     if kind is list or kind is dict:
         # Fast path for the common case (JSON-like data): plain scalars are taken as they are.
-        return _from_container(value, where)
+        try:
+            return _from_container(value, where)
+        except RecursionError:
+            raise _too_deep(where) from None
     if kind in (str, bool, float, bytes) or value is None:
         if kind is float and (math.isnan(value) or math.isinf(value)):
             raise ValueError(f"{where}: NaN and infinities are not Workflows values")
@@ -263,15 +266,11 @@ def from_python(value: Any, *, where: str = "value") -> Any:
         if value > INT_MAX or value < INT_MIN:
             raise ValueError(f"{where}: {value} does not fit in a 64-bit integer")
         return value
-    if isinstance(value, (list, tuple)):
-        return [_from_item(item, where) for item in value]
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValueError(f"{where}: map keys must be strings, got {key!r}")
-            out["".join((key,))] = _from_item(item, where)
-        return out
+    if isinstance(value, (list, tuple, dict)):
+        try:
+            return _from_sequence_or_mapping(value, where)
+        except RecursionError:
+            raise _too_deep(where) from None
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
@@ -281,6 +280,23 @@ def from_python(value: Any, *, where: str = "value") -> Any:
     raise ValueError(
         f"{where}: {type(value).__name__} is not a Workflows value (use str, int, float, bool, None, list, dict)"
     )
+
+
+def _too_deep(where: str) -> ValueError:
+    # The test's own value, so a ValueError naming it, not a RecursionError from in here.
+    return ValueError(f"{where}: lists and maps nested too deeply (a workflow keeps at most "
+                      f"{MAX_VALUE_DEPTH} levels in a variable)")
+
+
+def _from_sequence_or_mapping(value: list[Any] | tuple[Any, ...] | dict[Any, Any], where: str) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_from_item(item, where) for item in value]
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise ValueError(f"{where}: map keys must be strings, got {key!r}")
+        out["".join((key,))] = _from_item(item, where)
+    return out
 
 
 def _from_item(item: Any, where: str) -> Any:
@@ -304,33 +320,57 @@ def _from_container(value: list[Any] | dict[Any, Any], where: str) -> Any:
     return out
 
 
-def value_size(value: Any) -> int:
-    """Approximate memory footprint in bytes (UTF-8 text, 8 per scalar and container), for the memory limit."""
+#: How deep lists and maps may nest in a variable. The service documents no figure; protobuf,
+#: which carries the service's values, refuses messages nested past 100 levels, and a bound
+#: keeps every recursive helper (copy, equality, JSON, reports) far from Python's recursion
+#: limit, so a value built deeper at run time is a ResourceLimitError naming the step
+#: (docs/decisions.md #23) instead of an internal RecursionError.
+MAX_VALUE_DEPTH = 100
+
+
+def value_size(value: Any, depth: int = 0) -> int:
+    """Approximate memory footprint in bytes (UTF-8 text, 8 per scalar and container), for the memory limit.
+
+    ``depth`` is how deep ``value`` sits in its variable; a list or map nested past
+    `MAX_VALUE_DEPTH` raises a ResourceLimitError Workflows error.
+    """
     kind = type(value)
     if kind is str:
         return len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
     if kind is bytes:
         return len(value)
     if kind is list:
+        depth += 1
+        if depth > MAX_VALUE_DEPTH:
+            raise nesting_error()
         total = 8
         for item in value:
             item_kind = type(item)
             if item_kind is str or item_kind is list or item_kind is dict or item_kind is bytes:
-                total += value_size(item)
+                total += value_size(item, depth)
             else:
                 total += 8
         return total
     if kind is dict:
+        depth += 1
+        if depth > MAX_VALUE_DEPTH:
+            raise nesting_error()
         total = 8
         for key, item in value.items():
             item_kind = type(item)
             total += len(key) if key.isascii() else len(key.encode("utf-8", "surrogatepass"))
             if item_kind is str or item_kind is list or item_kind is dict or item_kind is bytes:
-                total += value_size(item)
+                total += value_size(item, depth)
             else:
                 total += 8
         return total
     return 8
+
+
+def nesting_error() -> WorkflowError:
+    """The ResourceLimitError for a value nested past `MAX_VALUE_DEPTH` (or too deep to walk)."""
+    return wf_error("ResourceLimitError", f"a list or map nested more than {MAX_VALUE_DEPTH} levels deep; "
+                    "keep values flatter (the service stores values as protobuf, which stops at 100 levels)")
 
 
 def key_error(key: str) -> WorkflowError:
@@ -352,5 +392,7 @@ __all__ = [
     "to_string",
     "type_name",
     "value_size",
+    "nesting_error",
+    "MAX_VALUE_DEPTH",
     "values_equal",
 ]

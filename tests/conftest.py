@@ -12,6 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests are proofs the suite keeps, not a search that differs per run: the same
+# examples every run (derandomize), no example database written beside the repository,
+# no per-example deadline (a loaded CI machine is not a failure). Each test bounds its own
+# example count so the properties run in seconds.
+settings.register_profile("wfcallbacks", derandomize=True, database=None, deadline=None)
+settings.load_profile("wfcallbacks")
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFORMANCE = ROOT / "tests" / "conformance"

@@ -20,7 +20,10 @@ from pytest_wfcallbacks.cli import build_parser, cmd_serve
 from .headless_browser import Browser, BrowserError
 
 PARENT = "/v1/projects/test-project/locations/us-central1"
-TIMEOUT = 30
+#: A bound against a hang (the serve thread starting, one HTTP exchange), never a speed check:
+#: generous, because a machine running the suite in parallel can be slow; passing runs wait
+#: only as long as each step takes.
+TIMEOUT = 120
 
 AWAIT = ("main:\n  steps:\n"
          "    - make:\n        call: events.create_callback_endpoint\n        result: cb\n"

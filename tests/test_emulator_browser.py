@@ -15,21 +15,30 @@ if BROWSER is None:  # the suite needs it (.ci/run installs it): fail loudly rat
     pytest.fail("the UI test needs Chromium on PATH (Debian: apt-get install -y chromium)", pytrace=False)
 
 
+#: Wall seconds any one browser command or page condition may take before the test gives up: a
+#: bound against a hang, never a speed check. Chromium starting on a machine busy with a
+#: parallel suite can take tens of seconds, so the bound is generous; a passing run waits
+#: only as long as each condition takes to hold.
+HANG_GUARD = 180.0
+
+
 def test_a_person_approves_a_waiting_callback_from_the_browser(tmp_path):
     (tmp_path / "approve.yaml").write_text(AWAIT)
-    with serve(tmp_path, "--time", "virtual") as served, Browser(str(BROWSER)) as browser:
+    with serve(tmp_path, "--time", "virtual") as served, Browser(str(BROWSER), timeout=HANG_GUARD) as browser:
         name = served.execution("approve")
         served.idle()
         execution_id = name.rsplit("/", 1)[-1]
 
         open_url(browser, served.base + "/ui/")
         row = f'tr.execution[data-id="{execution_id}"]'
-        assert browser.evaluate(f"document.querySelector('{row} .state').textContent") == "ACTIVE"
+        # Each read waits on its condition (the page may be reloading itself when it changed),
+        # and fails with the last value seen when the condition never holds.
+        wait_until(browser, f"document.querySelector('{row} .state').textContent === 'ACTIVE'")
 
         browser.evaluate(f"document.querySelector('{row} a').click()")
         wait_until(browser, f"location.pathname === '/ui/executions/{execution_id}' && "
                             "document.readyState === 'complete'")
-        assert browser.evaluate("document.querySelector('.callback .slot').textContent") == "WAITING"
+        wait_until(browser, "document.querySelector('.callback .slot').textContent === 'WAITING'")
         assert browser.evaluate("document.querySelector('svg.timeline') !== null")  # the embedded report
 
         body = json.dumps({"approved": True, "by": "a person"})

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pytest_wfcallbacks import SlotState, WorkflowRuntime, WorkflowServer, server
+from pytest_wfcallbacks import SlotState, WorkflowRuntime, WorkflowServer, connection, server
 from tests.test_server import error_of, raw_exchange, start, still_serves
 
 CASES = {
@@ -81,7 +81,7 @@ def test_request_cut_off_in_its_headers_is_not_delivered(workflow_runtime: Workf
 
 @pytest.fixture
 def short_body_timeout(monkeypatch: pytest.MonkeyPatch) -> float:
-    monkeypatch.setattr(server, "BODY_TIMEOUT", 0.3)
+    monkeypatch.setattr(connection, "BODY_TIMEOUT", 0.3)
     return 0.3
 
 
@@ -104,6 +104,32 @@ def test_a_stalled_body_is_answered_400_and_frees_the_clock(workflow_runtime: Wo
     assert answers[0].startswith(b"HTTP/1.1 400")
     body = answers[0].partition(b"\r\n\r\n")[2]
     assert "did not arrive" in error_of(body)["message"]
+    assert callback.slot_state is SlotState.WAITING
+    still_serves(workflow_runtime, execution, callback)
+
+
+def test_a_drive_ends_while_a_sender_stalls_on_its_body(workflow_runtime: WorkflowRuntime) -> None:
+    # The stalled request is still open (unanswered, within the default BODY_TIMEOUT) when the
+    # other executions' drives end: the drive waited a bounded while, not for the sender.
+    execution, callback = start(workflow_runtime)
+    sleeper = "main:\n  steps:\n    - s:\n        call: sys.sleep\n        args: {seconds: 600}\n" \
+              "    - r:\n        return: ${sys.now()}\n"
+    parts = urlsplit(callback.url)
+    answers: list[bytes] = []
+    with socket.create_connection((parts.hostname, parts.port), timeout=server.BODY_TIMEOUT + 10) as sock:
+        sock.sendall(f"POST {parts.path} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n".encode())
+        reader = threading.Thread(target=lambda: answers.append(sock.recv(65536)))
+        reader.start()
+        first = workflow_runtime.execute(sleeper)
+        second = workflow_runtime.execute(sleeper)
+        assert first.result() == second.result()  # both slept ten minutes of virtual time
+        assert first.duration == second.duration == 600.0
+        open_while_driving = not answers
+        reader.join(server.BODY_TIMEOUT + 10)  # bounded: the server answers at BODY_TIMEOUT
+    assert open_while_driving
+    assert answers[0].startswith((b"HTTP/1.1 400", b"HTTP/1.1 408"))
+    assert "did not arrive" in error_of(answers[0].partition(b"\r\n\r\n")[2])["message"]
+    assert [(r.status, r.outcome) for r in callback.requests] == [(400, "bad-request")]  # answered, not delivered
     assert callback.slot_state is SlotState.WAITING
     still_serves(workflow_runtime, execution, callback)
 

@@ -36,7 +36,8 @@ EFFECTS = {"callbacks", "outbound", "connectors", "fakes", "subworkflows"}
 #: The facade: the public objects and the wiring that implements the host interface.
 FACADE = {"runtime", "execution", "hosting", "parts"}
 #: What reads what a run recorded (never the interpreter's internals).
-READERS = {"assertions*", "api*", "api_common", "api_filter", "grpc_api", "cli", "server", "report*", "emulator*"}
+READERS = {"assertions*", "api*", "api_common", "api_filter", "grpc_api", "cli", "server", "connection", "report*",
+           "emulator*"}
 
 #: module (fnmatch pattern) -> the package modules (patterns) it may import.
 LAYERS: dict[str, set[str]] = {
@@ -96,7 +97,9 @@ LAYERS: dict[str, set[str]] = {
     "api": BASE | {"api_common", "api_filter", "api_steps", "callbacks", "runtime", "server"},
     # the stepEntries resource: reads the step entries, reuses the filter parser and the envelope
     "api_steps": BASE | {"api_common", "api_filter", "runtime"},
-    "server": BASE | {"api", "callbacks", "runtime", "http_head"},
+    "server": BASE | {"api", "callbacks", "connection", "runtime"},
+    # One connection of the server (strict reading, the callback fast path); the server is its only user.
+    "connection": BASE | {"callbacks", "http_head", "server"},
     "grpc_api": BASE | {"api", "server"},
     "cli": BASE | LANGUAGE | {"api", "grpc_api", "runtime", "server", "emulator"},
     # serve's hot reload, clock control and web UI: over the CLI's loop, the API's resources, the report

@@ -45,6 +45,7 @@ class FakeFrame:
     """The smallest frame compiled expressions accept: fixed variables, no subworkflows."""
 
     implicit_string_concat = False
+    string_limit = 256 * 1024
 
     def __init__(self, variables: dict[str, Any]) -> None:
         self.variables = variables

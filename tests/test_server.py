@@ -474,3 +474,15 @@ def test_a_port_in_use_is_a_clear_error() -> None:
         port = taken.getsockname()[1]
         with pytest.raises(WfCallbacksError, match=f"cannot listen on 127.0.0.1:{port}.*choose another port"):
             WorkflowServer(port=port)
+
+
+def test_close_stops_the_serving_thread_and_the_port() -> None:
+    # close() wakes the accept loop at once (no poll interval); bench/lifecycle.py has the figures.
+    server = WorkflowServer()
+    port = server.port
+    assert httpx.get(f"{server.base_url}/nowhere").status_code == 404
+    server.close()
+    assert not server._thread.is_alive()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    server.close()  # closing twice is harmless

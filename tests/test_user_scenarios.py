@@ -442,7 +442,7 @@ async def test_an_async_service_calls_back_from_the_event_loop(workflow_runtime:
     tasks: list[asyncio.Task[None]] = []
 
     async def call_back_later(url: str) -> None:
-        await asyncio.sleep(0.02)  # real time: the drive must not jump to the one-hour timeout meanwhile
+        await asyncio.sleep(0.02)  # the service takes real time before it calls back
         async with httpx.AsyncClient() as client:
             assert_callback_response(await client.post(url, json={"status": "done"}), 200)
 
@@ -453,10 +453,14 @@ async def test_an_async_service_calls_back_from_the_event_loop(workflow_runtime:
 
     workflow_runtime.http.post("https://jobs.example.com/v1/jobs").mock(side_effect=jobs)
     execution = workflow_runtime.execute(JOB)
+    callback = await execution.wait_for_callback_async()
+    await execution.wait_until_awaiting_async(callback)  # the clock has not moved: nothing drove it
 
+    # Waiting on the service's own task, not on a settle heuristic: however slow the machine,
+    # the callback is in before the drive may move virtual time towards the one-hour timeout.
+    await asyncio.gather(*tasks)
     assert await execution.result_async() == {"status": "done"}
     assert execution.duration == 0.0
-    await asyncio.gather(*tasks)
 
 
 # ------------------------------------------------------------------ lifecycle edges a user runs into

@@ -50,10 +50,13 @@ def workflow_name(path: Path) -> str:
 
 
 def describe_problem(exc: WorkflowSyntaxError, path: Path) -> str:
-    """``file:line:column: message (step S)``, the form editors and terminals link to."""
-    where = exc.file if exc.file not in ("", "<workflow>") else str(path)
-    step = f" (step {exc.step})" if exc.step else ""
-    return f"{where}:{exc.line}:{exc.column}: {exc.message}{step}"
+    """``file:line:column: message (step S)``, the form editors and terminals link to; one line per problem."""
+    lines = []
+    for problem in exc.problems:
+        where = problem.file if problem.file not in ("", "<workflow>") else str(path)
+        step = f" (step {problem.step})" if problem.step else ""
+        lines.append(f"{where}:{problem.line}:{problem.column}: {problem.message}{step}")
+    return "\n".join(lines)
 
 
 @dataclass

@@ -35,6 +35,8 @@ class Frame(Protocol):
     """What compiled expressions need from the interpreter."""
 
     implicit_string_concat: bool
+    #: The string limit in bytes (`Limits.string_bytes`), checked before a string is built.
+    string_limit: int
 
     def lookup(self, name: str) -> Any:
         """Value of a variable; raises a KeyError Workflows error when unset."""
@@ -380,6 +382,7 @@ def _add(a: Any, b: Any, fr: Any) -> Any:
     if ka is int and kb is int:
         return _int_result(a + b)
     if ka is str and kb is str:
+        _check_concat(len(a) + len(b), fr)
         return a + b
     if (ka is str or kb is str) and fr.implicit_string_concat:
         other = b if ka is str else a
@@ -394,6 +397,15 @@ def _add(a: Any, b: Any, fr: Any) -> Any:
         )
     a, b = _number_pair("+", a, b)
     return _float_result(a + b) if (ka is float or kb is float) else a + b
+
+
+def _check_concat(chars: int, fr: Any) -> None:
+    """Refuse a string join past the string limit before building it: ``s + s`` repeated inside
+    one expression would otherwise double the text at every ``+`` (docs/decisions.md #23)."""
+    limit = fr.string_limit
+    if chars > limit:
+        raise wf_error("ResourceLimitError", f"'+' would build a string of {chars} characters, more than the "
+                       f"{limit}-byte string limit (limit `string_bytes`)")
 
 
 def _sub(a: Any, b: Any, fr: Any) -> Any:

@@ -45,7 +45,7 @@ from ..errors import WorkflowError, type_error, value_error, wf_error
 from ..history import EventKind, event
 from ..stdlib.registry import FunctionRef
 from ..step_entries import STATE_CANCELLED, STATE_FAILED, STATE_IN_PROGRESS, STATE_SUCCEEDED
-from ..values import copy_value, json_or_repr, type_name, value_size
+from ..values import copy_value, json_or_repr, nesting_error, type_name, value_size
 from .threads import BLOCK, CHECKPOINT, CHECKPOINT_STEPS, PAUSE, PREEMPT, ExecutionStopped, Scope, WorkflowThread
 
 if TYPE_CHECKING:
@@ -188,12 +188,18 @@ class Engine:
                     raise wf_error(
                         "ResourceLimitError", f"the execution ran more than {self.step_limit} steps (limit `steps`)"
                     )
-                if type(step) is AssignStep:
-                    self.run_assign_now(step, th)
-                    control: Control = None
-                else:
-                    control = yield from dispatch[type(step)](step, th)
-                    entry[4] = clock.now_ns  # the step may have waited; an assign never does
+                try:
+                    if type(step) is AssignStep:
+                        self.run_assign_now(step, th)
+                        control: Control = None
+                    else:
+                        control = yield from dispatch[type(step)](step, th)
+                        entry[4] = clock.now_ns  # the step may have waited; an assign never does
+                except RecursionError:
+                    # A value nested deeper than any helper can walk (values past MAX_VALUE_DEPTH
+                    # are refused when stored; this catches the rest, e.g. a deep json.decode
+                    # compared at once): the workflow's doing, so a Workflows error at this step.
+                    raise nesting_error() from None
             except WorkflowError as error:
                 if not hasattr(error, "step"):
                     # First step the error passes through: where it was raised.
@@ -276,7 +282,7 @@ class Engine:
                     else:
                         delta += _key_size(key)
                     container[key] = value
-                    return delta + _member_size(value)
+                    return delta + _member_size(value, position + 1)
                 child = container.get(key)
                 if child is None and key not in container:
                     child = container[key] = {}
@@ -290,7 +296,7 @@ class Engine:
                 if position == last:
                     delta -= _member_size(container[key])
                     container[key] = value
-                    return delta + _member_size(value)
+                    return delta + _member_size(value, position + 1)
                 container = container[key]
             else:
                 raise type_error(f"cannot assign into a {type_name(container)}: only maps and lists have members")
@@ -483,7 +489,7 @@ class Engine:
                         should = yield from self.call_predicate(predicate, error.value, th)
                         if should:
                             attempt += 1
-                            delay = min(initial * multiplier ** (attempt - 1), max_delay)
+                            delay = backoff_delay(initial, multiplier, max_delay, attempt)
                             self.history.append(event(EventKind.RETRY, self.clock.now_ns, th.branch_id, step.name,
                                                       attempt=attempt, delay=delay))
                             yield from th.sleep(delay)
@@ -631,11 +637,25 @@ def _unhandled_branch_error(errors: list[tuple[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _member_size(value: Any) -> int:
-    """What one member adds to its container's `value_size` (8 for a scalar)."""
+def backoff_delay(initial: float, multiplier: float, max_delay: float, attempt: int) -> float:
+    """The wait before retry ``attempt`` (1-based): ``initial * multiplier ** (attempt - 1)``, at most ``max_delay``.
+
+    A growing delay passes a double's range after about 1,024 doublings (``multiplier: 2``
+    with a large ``max_retries``); the service caps it at ``max_delay`` (docs/semantics.md
+    §4.11), so an overflow is the cap, not an internal error.
+    """
+    try:
+        delay = initial * multiplier ** (attempt - 1)
+    except OverflowError:
+        return max_delay
+    return min(delay, max_delay)
+
+
+def _member_size(value: Any, depth: int = 0) -> int:
+    """What one member ``depth`` containers down adds to its root's `value_size` (8 for a scalar)."""
     kind = type(value)
     if kind is str or kind is list or kind is dict or kind is bytes:
-        return value_size(value)
+        return value_size(value, depth)
     return 8
 
 

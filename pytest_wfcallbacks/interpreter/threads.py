@@ -232,6 +232,7 @@ class WorkflowThread:
         self.implicit_string_concat = kernel.settings.implicit_string_concat
         #: Subworkflows running inside an expression on this thread (they cannot wait nor stop).
         self.expression_calls = 0
+        self.string_limit = kernel.settings.limits.string_bytes
         self.preempt = kernel.settings.schedule == "random"
 
     # ------------------------------------------------------------------ frame
@@ -241,6 +242,12 @@ class WorkflowThread:
 
     def call(self, function: Function, args: list[Any]) -> Any:
         """Call a non-blocking standard-library function."""
+        if function.result_chars is not None:
+            chars = function.result_chars(*args)
+            if chars > self.string_limit:
+                # Refused before it is built: bytes are at least characters, so the result is too big.
+                raise wf_error("ResourceLimitError", f"{function.name} would build a string of {chars} characters, "
+                               f"more than the {self.string_limit}-byte string limit (limit `string_bytes`)")
         if function.context:
             return function.impl(self, *args)
         return function.impl(*args)

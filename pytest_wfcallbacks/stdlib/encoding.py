@@ -103,6 +103,39 @@ def _indent_options(indent: bool | dict[str, Any]) -> tuple[str, str] | None:
     return (options[0], options[1])
 
 
+def _encode_chars(data: Any, indent: bool | dict[str, Any]) -> int:
+    """A lower bound of the length of ``json.encode``'s text, computed without building it.
+
+    A ``prefix`` or ``indent`` repeats on every line, so a short list encoded with a long
+    prefix asks for a text thousands of times its size; refusing a bound past the string
+    limit keeps that allocation from happening (`Function.result_chars`).
+    """
+    options = _indent_options(indent)
+    step, prefix = (len(options[0]), len(options[1])) if options is not None else (0, 0)
+    newline = 1 if options is not None else 0
+    total = 0
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, level = stack.pop()
+        kind = type(value)
+        if kind is str:
+            total += len(value) + 2
+        elif kind is list or kind is dict:
+            count = len(value)
+            total += 2 + max(count - 1, 0)
+            if count and newline:
+                total += count * (1 + prefix + (level + 1) * step) + 1 + prefix + level * step
+            if kind is dict:
+                for key, item in value.items():
+                    total += len(key) + 3
+                    stack.append((item, level + 1))
+            else:
+                stack.extend((item, level + 1) for item in value)
+        else:
+            total += 1
+    return total
+
+
 def _encode_text(data: Any, indent: bool | dict[str, Any]) -> str:
     options = _indent_options(indent)
     try:
@@ -113,7 +146,8 @@ def _encode_text(data: Any, indent: bool | dict[str, Any]) -> str:
         raise value_error("json.encode: value nested too deeply") from None
 
 
-@REGISTRY.function("json.encode", param("data"), param("indent", "boolean", "map", default=False))
+@REGISTRY.function("json.encode", param("data"), param("indent", "boolean", "map", default=False),
+                   result_chars=_encode_chars)
 def encode(data: Any, indent: bool | dict[str, Any]) -> bytes:
     """JSON text of ``data`` as UTF-8 bytes (see `encode_to_string` for ``indent``)."""
     text = _encode_text(data, indent)
@@ -123,7 +157,8 @@ def encode(data: Any, indent: bool | dict[str, Any]) -> bytes:
         raise value_error("json.encode: a string is not valid UTF-8 text") from None
 
 
-@REGISTRY.function("json.encode_to_string", param("data"), param("indent", "boolean", "map", default=False))
+@REGISTRY.function("json.encode_to_string", param("data"), param("indent", "boolean", "map", default=False),
+                   result_chars=_encode_chars)
 def encode_to_string(data: Any, indent: bool | dict[str, Any]) -> str:
     """JSON text of ``data``.
 

@@ -128,6 +128,10 @@ class Function:
     fresh: bool = True
     #: Extra positional arguments beyond `params` (none of the current functions).
     variadic: bool = False
+    #: For functions that can multiply sizes (``text.replace_all``): the length in characters
+    #: of the string the checked arguments would build, so the interpreter refuses a result
+    #: past the string limit before allocating it (a 128 KB ``replace_all`` can ask for 17 G).
+    result_chars: Callable[..., int] | None = None
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -199,13 +203,15 @@ class Registry:
         blocking: bool = False,
         context: bool = False,
         fresh: bool = True,
+        result_chars: Callable[..., int] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator registering ``impl`` under ``name`` with the given signature."""
 
         def register(impl: Callable[..., Any]) -> Callable[..., Any]:
             if name in self.functions:
                 raise ValueError(f"function {name} registered twice")
-            self.functions[name] = Function(name, tuple(params), impl, blocking, context, fresh)
+            self.functions[name] = Function(name, tuple(params), impl, blocking, context, fresh,
+                                            result_chars=result_chars)
             return impl
 
         return register

@@ -121,14 +121,35 @@ def match_regex(source: str, regexp: str) -> bool:
     return pattern.search(source) is not None
 
 
-@REGISTRY.function("text.replace_all", param("source", "string"), param("substr", "string"), param("repl", "string"))
+def _replace_all_chars(source: str, substr: str, repl: str) -> int:
+    # str.count of "" is len + 1: one insertion between every code point and at both ends.
+    return len(source) + source.count(substr) * (len(repl) - len(substr))
+
+
+def _replace_all_regex_chars(source: str, regexp: str, repl: str) -> int:
+    # An upper bound that needs no matching: every match removes at least nothing and adds
+    # ``repl``; a pattern matches at most once per position (len + 1 for empty matches).
+    # Exact only when it matters: the count is taken when the bound passes the limit.
+    bound = len(source) + (len(source) + 1) * len(repl)
+    if bound <= 65_536:
+        return bound
+    pattern = _regex(regexp)
+    total = len(source)
+    for match in pattern.finditer(source):
+        total += len(repl) - (match.end() - match.start())
+    return total
+
+
+@REGISTRY.function("text.replace_all", param("source", "string"), param("substr", "string"), param("repl", "string"),
+                   result_chars=_replace_all_chars)
 def replace_all(source: str, substr: str, repl: str) -> str:
     """Replace every occurrence of ``substr`` literally (an empty ``substr`` matches between code points)."""
     return source.replace(substr, repl)
 
 
 @REGISTRY.function(
-    "text.replace_all_regex", param("source", "string"), param("regexp", "string"), param("repl", "string")
+    "text.replace_all_regex", param("source", "string"), param("regexp", "string"), param("repl", "string"),
+    result_chars=_replace_all_regex_chars,
 )
 def replace_all_regex(source: str, regexp: str, repl: str) -> str:
     """Replace every match with ``repl`` taken literally (no backreferences)."""
