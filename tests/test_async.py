@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,3 +89,32 @@ async def test_no_await(workflow_runtime):
         await execution.wait_until_awaiting_async()
 ''')
     pytester.runpytest("-p", "asyncio", "-o", "asyncio_mode=strict").assert_outcomes(passed=1)
+
+
+@pytest.mark.asyncio
+@pytest.mark.workflow_runtime(async_settle=4, real_time_budget=2)
+async def test_a_callback_delivered_just_after_the_drive_ran_is_not_waited_out(workflow_runtime: Any) -> None:
+    # CI once hung here for the whole budget: the server thread delivered the last callback
+    # after `run_until_idle` returned and before the async drive read its activity counter,
+    # so the drive waited for "more" activity with the woken thread ready to run. The wrap
+    # below puts a delivery in exactly that window, every time.
+    execution = workflow_runtime.execute(EXAMPLES / "basic_callback.yaml")
+    callback = await execution.wait_for_callback_async()
+    await execution.wait_until_awaiting_async(callback)
+    kernel = workflow_runtime._kernel
+    run_until_idle = kernel.run_until_idle
+    sent: list[int] = []
+
+    def run_then_deliver(*args: Any, **kwargs: Any) -> None:
+        run_until_idle(*args, **kwargs)
+        if not sent:
+            sent.append(callback.send(query={"ok": "1"}).status_code)
+
+    kernel.run_until_idle = run_then_deliver
+    other_task = asyncio.create_task(asyncio.sleep(30))  # a live task: the drive settles before moving time
+    try:
+        result = await execution.result_async()
+    finally:
+        other_task.cancel()
+    assert sent == [200]
+    assert result["query"] == {"ok": ["1"]}

@@ -614,14 +614,18 @@ async def _drive_async(kernel: Kernel, done: Callable[[], bool], describe: Calla
         if _other_tasks_alive() and settle > 0:
             # Quiet means: no activity for `settle` wall seconds AND over enough loop turns,
             # so a task that holds the loop for a while (building an SSL context, say) still
-            # gets its turns before virtual time moves.
+            # gets its turns before virtual time moves. A thread woken after `run_until_idle`
+            # returned and before `before` was read (a callback delivered from the server
+            # thread in that window) shows as runnable, not as new activity: waiting for
+            # activity then would wait out the whole settle with work ready to run.
             quiet_from = _walltime.monotonic()
             turns = 0
-            while kernel.activity == before and not kernel.inflight:
+            while kernel.activity == before and not kernel.inflight and not kernel.runnable:
                 await asyncio.sleep(0.002)
                 turns += 1
                 if turns >= 10 and _walltime.monotonic() - quiet_from >= settle:
                     break
+                kernel.check_budget()  # a settle longer than the budget still ends within it
         with kernel.lock:
             quiet = not kernel.runnable and not kernel.inflight and kernel.activity == before
         if quiet:
