@@ -97,6 +97,54 @@ def test_the_same_seed_draws_the_same_picture() -> None:
     assert _parallel(seed=5) == _parallel(seed=5)
 
 
+NESTED = """
+main:
+  steps:
+    - outer:
+        parallel:
+          for:
+            value: n
+            in: [0, 1]
+            steps:
+              - inner:
+                  parallel:
+                    branches:
+                      - fast:
+                          steps:
+                            - quick:
+                                call: sys.sleep
+                                args: {seconds: 1}
+                      - slow:
+                          steps:
+                            - lazy:
+                                call: sys.sleep
+                                args: {seconds: '${10 + n}'}
+    - done:
+        return: 1
+"""
+
+
+def test_nested_branches_keep_one_row_each(tmp_path: Path) -> None:
+    # The same inner branch under two iterations of the outer `for` is two threads: its id starts
+    # with its parent's, so rows, step entries and the SVG never merge them.
+    with WorkflowRuntime() as runtime:
+        execution = runtime.run(NESTED)
+        assert execution.result() == 1
+        text = execution.timeline()
+        entries = execution.step_entries
+        html = execution.save_report(tmp_path / "nested.html").read_text(encoding="utf-8")
+    rows = [line.split()[0] for line in text.splitlines() if line.split() and "/" in line.split()[0]]
+    expected = [f"outer[{n}]/inner/{b}" for n in (0, 1) for b in ("fast", "slow")]
+    assert sorted(rows) == expected
+    by_step = {(e.step, e.branch) for e in entries if e.step in ("quick", "lazy")}
+    assert by_step == {("quick", f"outer[{n}]/inner/fast") for n in (0, 1)} | {
+        ("lazy", f"outer[{n}]/inner/slow") for n in (0, 1)}
+    # One sleep mark per row, not two merged into one row.
+    for row in (line for line in text.splitlines() if line.startswith("outer[")):
+        assert row.count("✓") == 1, row
+    assert html.count('class="row thread"') == 7  # main, outer[0], outer[1] and the four inner
+
+
 def test_a_long_idle_span_is_compressed_and_said_so() -> None:
     with WorkflowRuntime() as runtime:
         execution = runtime.execute(SLEEPY)

@@ -430,6 +430,9 @@ class Engine:
                 raise value_error("concurrency_limit must be at least 1")
         shared = frozenset(step.shared)
         specs: list[tuple[str, str, Any, Scope]] = []
+        # A nested branch's id starts with its parent branch's, so the two `inner/fast` branches of
+        # `outer[0]` and `outer[1]` stay two threads in the record, the timeline and the step entries.
+        prefix = "" if th.branch_id is None else f"{th.branch_id}/"
         if step.loop is not None:
             loop = step.loop
             items = self.loop_items(loop, th)
@@ -441,11 +444,11 @@ class Engine:
                 if loop.index:
                     variables[loop.index] = position
                 label = item if type(item) is str else _label(item)
-                branch_id = f"{step.name}[{position}]"
+                branch_id = f"{prefix}{step.name}[{position}]"
                 specs.append((label, branch_id, loop.body, Scope(variables, th.scope, shared)))
         else:
             for name, block in step.branches:
-                specs.append((name, f"{step.name}/{name}", block, Scope({}, th.scope, shared)))
+                specs.append((name, f"{prefix}{step.name}/{name}", block, Scope({}, th.scope, shared)))
         kernel = th.kernel
         join = kernel.start_parallel(th, step, specs, limit, self)
         yield BLOCK
