@@ -14,6 +14,7 @@ from pytest_wfcallbacks import (
     WorkflowRuntime,
     WorkflowSyntaxError,
 )
+from pytest_wfcallbacks.report.html import render_html
 from pytest_wfcallbacks.report.record import read_execution
 
 CHECKOUT = """
@@ -53,6 +54,8 @@ def test_a_call_step_is_answered_by_the_fake_with_the_params_as_a_map(workflow_r
     assert [(item.step, item.subworkflow) for item in events] == [("pay", "charge")]
     marks = [mark.detail for mark in read_execution(execution).marks]
     assert any(detail.endswith("main, step pay: faked call of subworkflow charge") for detail in marks), marks
+    html = render_html(execution)
+    assert html.count('<span class="badge faked">faked</span>') == 1  # the step table marks the faked call
 
 
 def test_an_expression_call_is_answered_too(workflow_runtime: WorkflowRuntime) -> None:

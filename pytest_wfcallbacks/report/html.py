@@ -38,6 +38,7 @@ table { border-collapse: collapse; font-size: 13px; }
 th, td { border-bottom: 1px solid #d8dee4; padding: 3px 10px 3px 0; text-align: left; vertical-align: top; }
 th { color: #57606a; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.badge { font-size: 0.8em; padding: 0 0.3em; border-radius: 3px; border: 1px solid #b58900; color: #7a5c00; }
 .scroll { overflow-x: auto; border: 1px solid #d0d7de; border-radius: 6px; padding: 6px 0; }
 .status { font-weight: 700; } .status-2 { color: #1a7f37; } .status-4, .status-5 { color: #cf222e; }
 svg.timeline { font: 11px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; display: block; }
@@ -157,7 +158,9 @@ def _outcome(execution: Execution) -> str:
 
 def _steps(execution: Execution, picture: Picture) -> str:
     rows = [[f'<span class="num">{item.seq}</span>', _when(picture, item.ns), escape(item.thread),
-             escape(item.routine), f"<code>{escape(item.step)}</code>", escape(item.step_type), escape(item.state)]
+             escape(item.routine), f"<code>{escape(item.step)}</code>",
+             escape(item.step_type) + (' <span class="badge faked">faked</span>' if item.faked else ""),
+             escape(item.state)]
             for item in step_rows(execution, picture)]
     if not rows:
         return "<h2>Steps</h2><p>No step was entered.</p>"

@@ -120,6 +120,7 @@ class StepRow:
     step: str
     step_type: str = ""
     state: str = ""
+    faked: bool = False  # a call answered by a subworkflow fake instead of the subworkflow's steps
 
 
 @dataclass
@@ -177,7 +178,7 @@ def step_rows(execution: Execution, picture: Picture | None = None) -> list[Step
     picture = picture or read_execution(execution)
     names = {row.key: row.name for row in picture.rows}
     return [StepRow(entry.entry_id, entry.create_ns, names.get(entry.branch or "", "main"), entry.routine, entry.step,
-                    entry.step_type, entry.state.removeprefix("STATE_"))
+                    entry.step_type, entry.state.removeprefix("STATE_"), entry.faked)
             for entry in execution.step_entries]
 
 
