@@ -112,3 +112,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     elif config.pluginmanager.hasplugin("dsession"):
         # Under pytest-xdist the workers collect and deselect; the controller only knows they did.
         terminalreporter.write_line(_HOW.format(what="the tests"))
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    """pytester, with the event-loop scope this suite's ini sets, in the file of lowest precedence.
+
+    A session pytester starts has no ini file of ours, and pytest-asyncio 1.x warns in each
+    one that ``asyncio_default_fixture_loop_scope`` is unset: noise in this suite's summary,
+    not a finding. ``setup.cfg`` is read only when a test writes no ``pytest.ini``,
+    ``pyproject.toml`` or ``tox.ini`` of its own, so a test's own ini still decides.
+    """
+    pytester.makefile(".cfg", setup="[tool:pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    return pytester

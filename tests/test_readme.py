@@ -22,7 +22,10 @@ def test_readme_snippets_run_as_tests(pytester: pytest.Pytester) -> None:
     shutil.copytree(ROOT / "examples" / "workflows", pytester.path / "examples" / "workflows")
     for index, snippet in enumerate(snippets):
         pytester.makepyfile(**{f"test_readme_{index}": snippet})
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    # In a process of its own: the snippets import API clients (googleapiclient, google.cloud.workflows
+    # with its protos, grpc) that cannot be imported twice in one process, and pytester's in-process
+    # run would drop them afterwards, breaking the API-client tests that run later in this process.
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     tests = sum(snippet.count("def test_") for snippet in snippets)
     result.assert_outcomes(passed=tests)
 
