@@ -23,7 +23,6 @@ lock.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import re
@@ -83,7 +82,6 @@ class _WorkflowMeta:
     """What the Workflows API knows about a workflow beyond its definition."""
 
     ref: weakref.ref[Workflow]
-    revision: int
     create_ns: int
     update_ns: int
     revision_ns: int
@@ -105,7 +103,6 @@ class _ExecutionMeta:
 @dataclass
 class _ApiState:
     workflows: dict[str, _WorkflowMeta] = field(default_factory=dict)
-    revisions: weakref.WeakKeyDictionary[Workflow, str] = field(default_factory=weakref.WeakKeyDictionary)
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -173,16 +170,8 @@ def _where(server: WorkflowServer, project: str, location: str) -> str:
 
 
 def _revision_id(runtime: WorkflowRuntime, workflow: Workflow) -> str:
-    state = _state(runtime)
-    known = state.revisions.get(workflow)
-    if known is not None:
-        return known
-    meta = _workflow_meta(runtime, workflow.name)
-    revision = meta.revision if meta is not None and meta.ref() is workflow else 1
-    digest = hashlib.sha256(_source_text(workflow).encode("utf-8")).hexdigest()[:3]
-    text = f"{revision:06d}-{digest}"
-    state.revisions[workflow] = text
-    return text
+    """The revision's id, the one its executions read as ``GOOGLE_CLOUD_WORKFLOW_REVISION_ID``."""
+    return workflow.revision_id
 
 
 def _workflow_meta(runtime: WorkflowRuntime, name: str) -> _WorkflowMeta | None:
@@ -193,17 +182,15 @@ def _workflow_meta(runtime: WorkflowRuntime, name: str) -> _WorkflowMeta | None:
     now = runtime.clock.now_ns
     meta = state.workflows.get(name)
     if meta is None:
-        meta = state.workflows[name] = _WorkflowMeta(weakref.ref(workflow), 1, now, now, now)
+        meta = state.workflows[name] = _WorkflowMeta(weakref.ref(workflow), now, now, now)
     elif meta.ref() is not workflow:  # redeployed with runtime.deploy: a new revision
         meta.ref = weakref.ref(workflow)
-        meta.revision += 1
         meta.update_ns = meta.revision_ns = now
     return meta
 
 
 def _source_text(workflow: Workflow) -> str:
-    source = workflow.definition.source
-    return source.text if source.text is not None else json.dumps(source.data, indent=2, default=str)
+    return workflow.source_text
 
 
 def workflow_json(runtime: WorkflowRuntime, workflow: Workflow) -> dict[str, Any]:

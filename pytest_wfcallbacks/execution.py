@@ -86,7 +86,7 @@ class Execution:
             "GOOGLE_CLOUD_LOCATION": settings.location,
             "GOOGLE_CLOUD_SERVICE_ACCOUNT_NAME": settings.service_account,
             "GOOGLE_CLOUD_WORKFLOW_ID": workflow.name,
-            "GOOGLE_CLOUD_WORKFLOW_REVISION_ID": "000001-abc",
+            "GOOGLE_CLOUD_WORKFLOW_REVISION_ID": workflow.revision_id,
             "GOOGLE_CLOUD_WORKFLOW_EXECUTION_ID": execution_id,
             **settings.env,
             **workflow.env,

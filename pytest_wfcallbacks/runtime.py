@@ -12,6 +12,8 @@ implements for them.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import weakref
 from collections.abc import Callable
@@ -81,11 +83,30 @@ class Outcome:
 class Workflow:
     """A deployed workflow."""
 
-    def __init__(self, runtime: WorkflowRuntime, name: str, definition: Definition, env: dict[str, str]) -> None:
+    def __init__(self, runtime: WorkflowRuntime, name: str, definition: Definition, env: dict[str, str],
+                 revision: int = 1) -> None:
         self._runtime = runtime
         self.name = name
         self.definition = definition
         self.env = env
+        #: Deploys of this name on the runtime, this one included (1 for the first).
+        self.revision = revision
+        self._revision_id: str | None = None
+
+    @property
+    def source_text(self) -> str:
+        """The source as deployed (a definition given as data: its JSON), what the API's ``sourceContents`` shows."""
+        source = self.definition.source
+        return source.text if source.text is not None else json.dumps(source.data, indent=2, default=str)
+
+    @property
+    def revision_id(self) -> str:
+        """``000002-4f1``: what the Workflows API calls this revision and ``sys.get_env`` gives as
+        ``GOOGLE_CLOUD_WORKFLOW_REVISION_ID`` (the service's shape: six digits, a dash, three hex)."""
+        if self._revision_id is None:
+            digest = hashlib.sha256(self.source_text.encode("utf-8")).hexdigest()[:3]
+            self._revision_id = f"{self.revision:06d}-{digest}"
+        return self._revision_id
 
     @property
     def source(self) -> str:
@@ -146,6 +167,7 @@ class WorkflowRuntime:
         self.subworkflows = SubworkflowRegistry()  # fakes for the workflows' own subworkflows; see subworkflows.py
         self._log_listeners: list[Callable[[Execution, LogEntry], None]] = []
         self._deploy_counter = 0
+        self._revisions: dict[str, int] = {}  # deploys per workflow name: the next revision number
         from .api import attach
 
         attach(self)  # reachable through the Workflows / Executions REST API of its server
@@ -186,7 +208,8 @@ class WorkflowRuntime:
             if not isinstance(key, str) or not isinstance(value, str) or key.startswith(("GOOGLE_", "WORKFLOWS_")):
                 raise WorkflowSyntaxError(f"invalid env variable {key!r}: names must not start with GOOGLE_ or "
                                           "WORKFLOWS_ and values must be strings")
-        workflow = Workflow(self, name, definition, dict(env or {}))
+        self._revisions[name] = revision = self._revisions.get(name, 0) + 1
+        workflow = Workflow(self, name, definition, dict(env or {}), revision)
         self._workflows[name] = workflow
         return workflow
 

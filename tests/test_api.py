@@ -337,3 +337,25 @@ def test_api_created_executions_progress_when_the_test_runs_the_runtime(workflow
     listed = _httpx.get(callbacks_url).json()["callbacks"]
     assert len(listed) == 1
     assert listed[0]["waiters"] == "1"
+
+
+REVISION_WF = """
+main:
+  steps:
+    - done:
+        return: ${sys.get_env("GOOGLE_CLOUD_WORKFLOW_REVISION_ID")}
+"""
+
+
+def test_an_execution_reads_the_revision_id_the_api_shows(workflow_runtime, client):
+    # sys.get_env gives the revision the execution runs, the same id the Workflows API shows for
+    # the workflow and the Executions API for the execution; a redeploy is the next revision.
+    first = workflow_runtime.deploy(REVISION_WF, name="rev").run()
+    shown = client.get(f"{PARENT}/workflows/rev").json()["revisionId"]
+    assert first.value == shown == client.get(f"/v1/{first.name}").json()["workflowRevisionId"]
+    assert first.value.startswith("000001-")
+    second = workflow_runtime.deploy(REVISION_WF + "    # edited\n", name="rev").run()
+    assert second.value.startswith("000002-")
+    assert second.value == client.get(f"{PARENT}/workflows/rev").json()["revisionId"]
+    assert client.get(f"/v1/{first.name}").json()["workflowRevisionId"] == first.value  # it kept its revision
+    assert first.value[7:] != second.value[7:]  # the digest follows the source
