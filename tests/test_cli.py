@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from pytest_wfcallbacks import WorkflowRuntime
-from pytest_wfcallbacks.cli import Driver, build_parser, main
+from pytest_wfcallbacks.cli import EXIT_DEPLOY, Driver, build_parser, cmd_serve, main
 
 ROOT = Path(__file__).resolve().parent.parent
 BASIC = ROOT / "examples" / "workflows" / "basic_callback.yaml"
@@ -286,3 +286,17 @@ def test_run_exits_143_on_sigterm_and_130_on_ctrl_c(tmp_path):
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
+
+
+def test_serve_does_not_start_while_a_file_of_the_folder_does_not_deploy(tmp_path):
+    # At start there is no last good revision to keep serving: serve says what and where, then
+    # stops with the deploy status instead of serving a folder with a workflow missing.
+    (tmp_path / "good.yaml").write_text("main:\n  steps:\n    - a:\n        return: 1\n")
+    (tmp_path / "bad.yaml").write_text("main:\n  steps:\n    - a:\n        retrun: 1\n")
+    out, err = io.StringIO(), io.StringIO()
+    args = build_parser().parse_args(["serve", str(tmp_path), "--port", "0"])
+    assert cmd_serve(args, out, err, stop=lambda: True) == EXIT_DEPLOY
+    lines = err.getvalue().splitlines()
+    assert lines[0].startswith(f"{tmp_path / 'bad.yaml'}:4:9: unknown key 'retrun' in step 'a' (did you mean 'return'?)")
+    assert lines[-1] == "wfcallbacks serve: 1 workflow(s) failed to deploy; fix them and start again"
+    assert "Traceback" not in err.getvalue()
