@@ -183,11 +183,23 @@ class Visit:
     arcs: set[Arc] = field(default_factory=set)
 
 
-def visit_of(definition: Definition, history: Iterable[HistoryEvent], decisions: Sequence[tuple[str, int]]) -> Visit:
-    """Read what an execution ran from its record (step-entered lines, branches, switch / try outcomes)."""
+def _branch_key(branch_id: str) -> str:
+    """``step/branch`` of a branch id: a nested branch's id starts with its parent's (``outer[0]/inner/fast``)."""
+    return "/".join(branch_id.rsplit("/", 2)[-2:])
+
+
+def visit_of(definition: Definition, history: Iterable[HistoryEvent], decisions: Sequence[tuple[str, int]],
+             dropped_lines: Iterable[int] = (), dropped_branches: Iterable[str] = ()) -> Visit:
+    """Read what an execution ran from its record (step-entered lines, branches, switch / try outcomes).
+
+    ``dropped_lines`` and ``dropped_branches``: what the events a long execution's record trimmed held.
+    """
     cmap = _cached_map(definition)
     visit = Visit(cmap.file)
     lines = visit.lines
+    lines.update(dropped_lines)
+    for branch in dropped_branches:
+        lines.update(cmap.branches.get(_branch_key(branch), ()))
     for item in history:
         kind = item.kind.value
         if kind == "step entered":
@@ -195,7 +207,7 @@ def visit_of(definition: Definition, history: Iterable[HistoryEvent], decisions:
             if line > 0:
                 lines.add(line)
         elif kind == "branch started" and item.branch is not None:
-            lines.update(cmap.branches.get(item.branch, ()))
+            lines.update(cmap.branches.get(_branch_key(item.branch), ()))
     for path, outcome in decisions:
         switch = cmap.switches.get(path)
         if switch is not None:
@@ -255,13 +267,14 @@ def unlisten(listener: Listener) -> None:
         LISTENERS.remove(listener)
 
 
-def notify(definition: Definition, history: Iterable[HistoryEvent], decisions: Sequence[tuple[str, int]]) -> None:
+def notify(definition: Definition, history: Iterable[HistoryEvent], decisions: Sequence[tuple[str, int]],
+           dropped_lines: Iterable[int] = (), dropped_branches: Iterable[str] = ()) -> None:
     """Called by the runtime as an execution ends: hand its visit to every listener."""
     file = definition.source.file
     if not LISTENERS or not file.lower().endswith(WORKFLOW_SUFFIXES) or not os.path.isfile(file):
         return
     try:
-        visit = visit_of(definition, history, decisions)
+        visit = visit_of(definition, history, decisions, dropped_lines, dropped_branches)
         visit.file = os.path.abspath(file)
         for listener in list(LISTENERS):
             listener(visit)

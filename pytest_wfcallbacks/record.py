@@ -9,6 +9,7 @@ list beside ``history`` (rows laid out in ``step_entries.py``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
@@ -75,6 +76,11 @@ class ExecutionRecord:
     dropped_entries: int = 0
     #: Entry ids of the subworkflow-call steps a test's fake answered (subworkflows.py).
     faked_entries: set[int] = field(default_factory=set)
+    #: What the trimmed events held that coverage reads, kept only while a coverage reader listens
+    #: (``decisions`` is not None): the source lines of the steps entered and the branches started.
+    #: Both are bounded by the definition, so a long execution's coverage loses nothing.
+    dropped_lines: set[int] = field(default_factory=set)
+    dropped_branches: set[str] = field(default_factory=set)
 
     @property
     def trim_at(self) -> int:
@@ -91,7 +97,10 @@ class ExecutionRecord:
         recent rows, and the gap shows in their ``entry_id`` (the engine keeps the row of a step still
         in progress, so ending a dropped step writes to a row nobody reads).
         """
-        self.dropped += _trim_list(self.history, self.limit, self.dropped)
+        listening = self.decisions is not None
+        self.dropped += _trim_list(self.history, self.limit, self.dropped, self._remember if listening else None)
+        if self.decisions is not None:
+            self.decisions[:] = dict.fromkeys(self.decisions)  # a coverage reader needs each outcome once
         entries = self.step_entries
         if len(entries) > self.limit:
             head = max(1, self.limit // 10)
@@ -99,13 +108,26 @@ class ExecutionRecord:
             del entries[head:head + excess]
             self.dropped_entries += excess
 
+    def _remember(self, events: list[HistoryEvent]) -> None:
+        for item in events:
+            if item.kind is EventKind.STEP_ENTERED:
+                line = item.details.get("line", 0)
+                if line > 0:
+                    self.dropped_lines.add(line)
+            elif item.kind is EventKind.BRANCH_STARTED and item.branch is not None:
+                self.dropped_branches.add(item.branch)
+
     def add(self, kind: EventKind, ns: int, branch: str | None, step: str | None, **details: Any) -> None:
         """Append one history event."""
         self.history.append(event(kind, ns, branch, step, **details))
 
 
-def _trim_list(items: list[HistoryEvent], limit: int, dropped_before: int) -> int:
-    """Drop the oldest entries after the head of ``items`` down to ``limit``; return how many went."""
+def _trim_list(items: list[HistoryEvent], limit: int, dropped_before: int,
+               on_drop: Callable[[list[HistoryEvent]], None] | None = None) -> int:
+    """Drop the oldest entries after the head of ``items`` down to ``limit``; return how many went.
+
+    ``on_drop`` sees the events about to go (the marker of an earlier trim is not among them).
+    """
     if len(items) <= limit:
         return 0
     head = max(1, limit // 10)
@@ -114,6 +136,8 @@ def _trim_list(items: list[HistoryEvent], limit: int, dropped_before: int) -> in
     start = marker_at + 1 if has_marker else marker_at
     excess = len(items) - limit + (0 if has_marker else 1)
     first_dropped = items[start]
+    if on_drop is not None:
+        on_drop(items[start:start + excess])
     del items[start:start + excess]
     total = dropped_before + excess
     if has_marker:

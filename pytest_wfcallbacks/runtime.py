@@ -504,7 +504,8 @@ class WorkflowRuntime:
             execution._record(EventKind.EXECUTION_ENDED, None, **details)
             record = execution._rec
             if record.decisions is not None:  # a coverage reader listens: hand it what this execution ran
-                coverage_map.notify(execution.workflow.definition, record.history, record.decisions)
+                coverage_map.notify(execution.workflow.definition, record.history, record.decisions,
+                                    record.dropped_lines, record.dropped_branches)
             hooks, execution._on_end = execution._on_end, []
             for hook in hooks:
                 hook()

@@ -156,6 +156,97 @@ def test_a_listener_gets_each_execution_of_a_file(tmp_path: Path) -> None:
     assert visits[0].arcs == {(6, 8), (8, -4)}
 
 
+LONG_LOOP = """\
+main:
+  steps:
+    - init:
+        assign:
+          - i: 0
+    - loop:
+        switch:
+          - condition: ${i == 150}
+            next: rare
+          - condition: ${i < 600}
+            next: more
+        next: done
+    - rare:
+        parallel:
+          branches:
+            - left:
+                steps:
+                  - l:
+                      assign:
+                        - a: 1
+            - right:
+                steps:
+                  - r:
+                      assign:
+                        - b: 2
+    - more:
+        assign:
+          - i: ${i + 1}
+        next: loop
+    - done:
+        return: ${i}
+"""
+
+NESTED = """\
+main:
+  steps:
+    - outer:
+        parallel:
+          for:
+            value: n
+            in: [0, 1]
+            steps:
+              - inner:
+                  parallel:
+                    branches:
+                      - fast:
+                          steps:
+                            - quick:
+                                assign:
+                                  - a: 1
+                      - slow:
+                          steps:
+                            - lazy:
+                                assign:
+                                  - b: 2
+    - done:
+        return: 0
+"""
+
+
+def _visit(tmp_path: Path, name: str, text: str, **limits: int) -> coverage_map.Visit:
+    flow = tmp_path / name
+    flow.write_text(text)
+    visits: list[coverage_map.Visit] = []
+    coverage_map.listen(visits.append)
+    try:
+        with WorkflowRuntime(limits=limits or None) as runtime:
+            runtime.run(flow)
+    finally:
+        coverage_map.unlisten(visits.append)
+    (visit,) = visits
+    return visit
+
+
+def test_a_long_execution_whose_record_was_trimmed_loses_no_line(tmp_path: Path) -> None:
+    # The `rare` step and its branches run once, early; by the end the record has dropped those
+    # events (record_entries 200 of about 2,400), yet coverage still has their lines.
+    visit = _visit(tmp_path, "long.yaml", LONG_LOOP, record_entries=200)
+    assert {13, 16, 18, 21, 23} <= visit.lines  # rare, left, l, right, r
+    assert load_map(str(tmp_path / "long.yaml")) is not None
+    assert visit.lines == load_map(str(tmp_path / "long.yaml")).lines  # every line ran
+
+
+def test_branches_of_a_nested_parallel_step_are_covered(tmp_path: Path) -> None:
+    visit = _visit(tmp_path, "nested.yaml", NESTED)
+    # `- fast:` and `- slow:`, whose branch ids are outer[0]/inner/fast, outer[1]/inner/fast...
+    assert {12, 17} <= visit.lines
+    assert visit.lines == load_map(str(tmp_path / "nested.yaml")).lines
+
+
 def test_format_ranges() -> None:
     assert format_ranges([9, 3, 4, 5, 11, 12]) == "3-5, 9, 11-12"
     assert format_ranges([]) == ""
