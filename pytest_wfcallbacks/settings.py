@@ -74,6 +74,27 @@ class Settings:
     check_at_teardown: bool = True
 
     def __post_init__(self) -> None:
+        # Each setting is checked here, where it is given, so a wrong type is a TypeError that names
+        # the setting instead of an AttributeError from deep inside a later deploy or drive.
+        for name in ("project", "project_number", "location", "service_account"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} must be a string, got {getattr(self, name)!r}")
+        for name in ("implicit_string_concat", "auto_advance", "check_at_teardown"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        for name in ("real_time_budget", "async_settle"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+        if self.async_settle < 0:
+            raise ValueError(f"async_settle must not be negative, got {self.async_settle!r}")
+        if not isinstance(self.limits, Limits):
+            raise TypeError(f"limits must be a dict of limit names to values (or a Limits), got {self.limits!r}")
+        if not isinstance(self.start_time, datetime):
+            raise TypeError(f"start_time must be a datetime, an ISO 8601 string or epoch seconds, "
+                            f"got {self.start_time!r}")
+        if not isinstance(self.env, Mapping):
+            raise TypeError(f"env must be a dict of names to strings, got {self.env!r}")
         if self.schedule not in ("ordered", "random"):
             raise ValueError(f"schedule must be 'ordered' or 'random', got {self.schedule!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
@@ -107,7 +128,9 @@ def make_settings(base: Settings | None = None, **overrides: Any) -> Settings:
         )
     current = base or Settings()
     limits = overrides.get("limits")
-    if isinstance(limits, Mapping):
+    if "limits" in overrides and limits is None:
+        del overrides["limits"]  # None, like leaving it out: the current limits
+    elif isinstance(limits, Mapping):
         overrides["limits"] = current.limits.replace(**limits)
     start = overrides.get("start_time")
     if isinstance(start, str):

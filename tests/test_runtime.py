@@ -172,6 +172,17 @@ def test_bad_settings_are_refused() -> None:
         WorkflowRuntime(sead=1)
     with pytest.raises(ValueError, match="schedule"):
         WorkflowRuntime(schedule="fifo")
+    # A wrong type is refused where it is given, naming the setting, not later from inside a deploy.
+    wrong = {"limits": 5, "start_time": [2026], "auto_advance": "no", "real_time_budget": "3", "project": 3,
+             "env": [("A", "b")], "implicit_string_concat": 1, "async_settle": None}
+    for name, value in wrong.items():
+        with pytest.raises(TypeError, match=f"^{name} must be"):
+            WorkflowRuntime(**{name: value})
+    with pytest.raises(ValueError, match="async_settle must not be negative"):
+        WorkflowRuntime(async_settle=-1)
+    with WorkflowRuntime(limits=None) as runtime:  # None is the default: the documented limits
+        assert runtime.settings.limits.steps == 100_000
+        assert runtime.run("- r:\n    return: 1\n").value == 1
 
 
 def test_argument_must_be_a_workflows_value(workflow_runtime) -> None:
