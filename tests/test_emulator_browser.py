@@ -35,16 +35,19 @@ def test_a_person_approves_a_waiting_callback_from_the_browser(tmp_path):
         # and fails with the last value seen when the condition never holds.
         wait_until(browser, f"document.querySelector('{row} .state').textContent === 'ACTIVE'")
 
-        browser.evaluate(f"document.querySelector('{row} a').click()")
+        # Each action is one evaluation that finds its element and acts, retried if the page was
+        # reloading itself at that moment: a reload between finding and acting cannot lose it.
+        wait_until(browser, f"(() => {{ const a = document.querySelector('{row} a'); a && a.click(); return !!a; }})()")
         wait_until(browser, f"location.pathname === '/ui/executions/{execution_id}' && "
                             "document.readyState === 'complete'")
         wait_until(browser, "document.querySelector('.callback .slot').textContent === 'WAITING'")
-        assert browser.evaluate("document.querySelector('svg.timeline') !== null")  # the embedded report
+        assert wait_until(browser, "document.querySelector('svg.timeline') !== null")  # the embedded report
 
         body = json.dumps({"approved": True, "by": "a person"})
-        browser.evaluate(f"document.querySelector('form.send textarea').value = {json.dumps(body)}")
-        browser.evaluate("document.querySelector('form.send select').value = 'POST'")
-        browser.evaluate("document.querySelector('form.send button').click()")
+        wait_until(browser, "(() => { const form = document.querySelector('form.send'); if (!form) return false; "
+                            f"form.querySelector('textarea').value = {json.dumps(body)}; "
+                            "form.querySelector('select').value = 'POST'; "
+                            "form.querySelector('button').click(); return true; })()")
         flash = wait_until(browser, "document.getElementById('flash') && document.getElementById('flash').textContent")
         assert " 200 " in flash
         # The serve loop runs the woken execution on its next turn; the page notices and reloads itself.
