@@ -48,7 +48,7 @@ def test_defaults(workflow_runtime):
 
 
 def test_ini_options_and_wf_seed(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nwfcallbacks_seed = 5\nwfcallbacks_project = from-ini\nwfcallbacks_implicit_string_concat = true\n")
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nwfcallbacks_seed = 5\nwfcallbacks_project = from-ini\nwfcallbacks_implicit_string_concat = true\n")
     pytester.makepyfile('''
 def test_ini(workflow_runtime, request):
     expected = request.config.getoption("wf_seed") or 5
