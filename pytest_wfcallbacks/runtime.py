@@ -305,7 +305,8 @@ class WorkflowRuntime:
                 probe.connectors.use_fakes_of(self.connectors)
                 probe.subworkflows.use_fakes_of(self.subworkflows)
                 for name, deployed in {**self._workflows, workflow.name: workflow}.items():
-                    probe._workflows[name] = Workflow(probe, name, deployed.definition, deployed.env)
+                    probe._workflows[name] = Workflow(probe, name, deployed.definition, deployed.env,
+                                                     deployed.revision)
                 execution = probe.execute(probe._workflows[workflow.name], argument)
                 execution.wait()
                 outcome = Outcome(execution.state, execution.value, execution.error, seed)

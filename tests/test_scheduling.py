@@ -388,3 +388,12 @@ def test_explore_outcomes_do_not_differ_by_ids(workflow_runtime) -> None:
     outcomes = workflow_runtime.explore(source, runs=5)
     assert len(outcomes) == 1
     assert outcomes[0].tags == ["TimeoutError"]
+
+
+def test_explore_probes_run_the_revision_the_test_deployed(workflow_runtime) -> None:
+    source = "- r:\n    return: ${sys.get_env(\"GOOGLE_CLOUD_WORKFLOW_REVISION_ID\")}\n"
+    workflow_runtime.deploy(source, name="rev")
+    workflow = workflow_runtime.deploy(source + "# again\n", name="rev")  # the second revision
+    outcomes = workflow_runtime.explore(workflow, runs=3)
+    assert [outcome.value for outcome in outcomes] == [workflow.revision_id]
+    assert workflow.revision_id.startswith("000002-")
