@@ -97,7 +97,6 @@ class _ExecutionMeta:
 
     labels: dict[str, str] = field(default_factory=dict)
     call_log_level: str = "CALL_LOG_LEVEL_UNSPECIFIED"
-    revision_id: str = ""
 
 
 @dataclass
@@ -169,11 +168,6 @@ def _where(server: WorkflowServer, project: str, location: str) -> str:
 # --------------------------------------------------------------------------- workflows
 
 
-def _revision_id(runtime: WorkflowRuntime, workflow: Workflow) -> str:
-    """The revision's id, the one its executions read as ``GOOGLE_CLOUD_WORKFLOW_REVISION_ID``."""
-    return workflow.revision_id
-
-
 def _workflow_meta(runtime: WorkflowRuntime, name: str) -> _WorkflowMeta | None:
     workflow = runtime._workflows.get(name)
     if workflow is None:
@@ -189,10 +183,6 @@ def _workflow_meta(runtime: WorkflowRuntime, name: str) -> _WorkflowMeta | None:
     return meta
 
 
-def _source_text(workflow: Workflow) -> str:
-    return workflow.source_text
-
-
 def workflow_json(runtime: WorkflowRuntime, workflow: Workflow) -> dict[str, Any]:
     """The ``Workflow`` resource of the Workflows API for a deployed workflow."""
     settings = runtime.settings
@@ -201,13 +191,13 @@ def workflow_json(runtime: WorkflowRuntime, workflow: Workflow) -> dict[str, Any
     body: dict[str, Any] = {
         "name": f"projects/{settings.project}/locations/{settings.location}/workflows/{workflow.name}",
         "state": "ACTIVE",
-        "revisionId": _revision_id(runtime, workflow),
+        "revisionId": workflow.revision_id,
         "createTime": format_timestamp(meta.create_ns),
         "updateTime": format_timestamp(meta.update_ns),
         "revisionCreateTime": format_timestamp(meta.revision_ns),
         "serviceAccount": meta.service_account or f"projects/{settings.project}/serviceAccounts/"
                                                   f"{settings.service_account}",
-        "sourceContents": _source_text(workflow),
+        "sourceContents": workflow.source_text,
     }
     if meta.description:
         body["description"] = meta.description
@@ -351,7 +341,7 @@ def _workflow_resource(server: WorkflowServer, request: Request, project: str, l
             level = _check_call_log_level(body.get("callLogLevel"), "workflow") if "callLogLevel" in fields else None
             if "sourceContents" in fields or "userEnvVars" in fields:
                 merged = {"sourceContents": body.get("sourceContents") if "sourceContents" in fields
-                          else _source_text(workflow),
+                          else workflow.source_text,
                           "userEnvVars": body.get("userEnvVars") if "userEnvVars" in fields else workflow.env}
                 workflow = _deploy_text(runtime, name, merged)
             meta = _workflow_meta(runtime, name)
@@ -442,7 +432,7 @@ def execution_json(execution: Execution, view: str = "FULL") -> dict[str, Any]:
             "name": execution.name,
             "startTime": format_timestamp(execution._start_ns),
             "state": execution.state.value,
-            "workflowRevisionId": meta.revision_id or _revision_id(runtime, execution.workflow),
+            "workflowRevisionId": execution.workflow.revision_id,  # the revision it started with
         }
         if execution._end_ns is not None:
             body["endTime"] = format_timestamp(execution._end_ns)
@@ -566,7 +556,7 @@ def _executions_collection(server: WorkflowServer, request: Request, project: st
             if workflow is None:
                 raise _not_found(f"workflow {workflow_name!r} not found")
             execution = start_execution(runtime, workflow, argument)
-            _EXECUTION_META[execution] = _ExecutionMeta(labels, level, _revision_id(runtime, workflow))
+            _EXECUTION_META[execution] = _ExecutionMeta(labels, level)
             return 200, execution_json(execution)
     if request.method == "GET":
         view = _view(request, "BASIC")
