@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from .definition import Block, ForStep, ParallelStep, Step, StepsStep, SwitchStep, TryStep, build_definition
 from .errors import WfCallbacksError
+from .record import collect_visited
 from .settings import Limits
 from .source import load_source
 from .stdlib import load_all
@@ -198,16 +199,10 @@ def visit_of(definition: Definition, history: Iterable[HistoryEvent], decisions:
     visit = Visit(cmap.file)
     lines = visit.lines
     lines.update(dropped_lines)
-    for branch in dropped_branches:
+    branches = set(dropped_branches)
+    collect_visited(history, lines, branches)
+    for branch in branches:
         lines.update(cmap.branches.get(_branch_key(branch), ()))
-    for item in history:
-        kind = item.kind.value
-        if kind == "step entered":
-            line = item.details.get("line", 0)
-            if line > 0:
-                lines.add(line)
-        elif kind == "branch started" and item.branch is not None:
-            lines.update(cmap.branches.get(_branch_key(item.branch), ()))
     for path, outcome in decisions:
         switch = cmap.switches.get(path)
         if switch is not None:

@@ -9,7 +9,7 @@ list beside ``history`` (rows laid out in ``step_entries.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
@@ -97,10 +97,11 @@ class ExecutionRecord:
         recent rows, and the gap shows in their ``entry_id`` (the engine keeps the row of a step still
         in progress, so ending a dropped step writes to a row nobody reads).
         """
-        listening = self.decisions is not None
-        self.dropped += _trim_list(self.history, self.limit, self.dropped, self._remember if listening else None)
-        if self.decisions is not None:
-            self.decisions[:] = dict.fromkeys(self.decisions)  # a coverage reader needs each outcome once
+        decisions = self.decisions
+        self.dropped += _trim_list(self.history, self.limit, self.dropped,
+                                   None if decisions is None else self._remember)
+        if decisions is not None:
+            decisions[:] = dict.fromkeys(decisions)  # a coverage reader needs each outcome once
         entries = self.step_entries
         if len(entries) > self.limit:
             head = max(1, self.limit // 10)
@@ -109,17 +110,22 @@ class ExecutionRecord:
             self.dropped_entries += excess
 
     def _remember(self, events: list[HistoryEvent]) -> None:
-        for item in events:
-            if item.kind is EventKind.STEP_ENTERED:
-                line = item.details.get("line", 0)
-                if line > 0:
-                    self.dropped_lines.add(line)
-            elif item.kind is EventKind.BRANCH_STARTED and item.branch is not None:
-                self.dropped_branches.add(item.branch)
+        collect_visited(events, self.dropped_lines, self.dropped_branches)
 
     def add(self, kind: EventKind, ns: int, branch: str | None, step: str | None, **details: Any) -> None:
         """Append one history event."""
         self.history.append(event(kind, ns, branch, step, **details))
+
+
+def collect_visited(events: Iterable[HistoryEvent], lines: set[int], branches: set[str]) -> None:
+    """Add the source line of each step entered and the id of each branch started (what coverage reads)."""
+    for item in events:
+        if item.kind is EventKind.STEP_ENTERED:
+            line = item.details.get("line", 0)
+            if line > 0:
+                lines.add(line)
+        elif item.kind is EventKind.BRANCH_STARTED and item.branch is not None:
+            branches.add(item.branch)
 
 
 def _trim_list(items: list[HistoryEvent], limit: int, dropped_before: int,
@@ -147,4 +153,4 @@ def _trim_list(items: list[HistoryEvent], limit: int, dropped_before: int,
     return excess
 
 
-__all__ = ["RECORD_LIMIT", "ExecutionRecord", "LogEntry", "ThreadSnapshot"]
+__all__ = ["RECORD_LIMIT", "ExecutionRecord", "LogEntry", "ThreadSnapshot", "collect_visited"]
